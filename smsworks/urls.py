@@ -1,0 +1,41 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from smsworks import views
+
+users_patterns = (
+    [
+        path("", views.user_list, name="list"),
+        path("new/", views.user_create, name="create"),
+        path("<int:pk>/", views.user_edit, name="edit"),
+        path("<int:pk>/password/", views.user_set_password, name="password"),
+    ],
+    "users",
+)
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password/",
+        auth_views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "accounts/password/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path("users/", include(users_patterns)),
+    path("django-admin/", admin.site.urls),
+]
+
+handler403 = "smsworks.views.error_403"
+handler404 = "smsworks.views.error_404"
+handler500 = "smsworks.views.error_500"

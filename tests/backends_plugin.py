@@ -1,0 +1,83 @@
+"""Chooses the database and broker for the test run before Django loads settings.
+
+Loaded with ``-p tests.backends_plugin`` (see pyproject.toml) so that it runs
+before pytest-django reads the settings. PostgreSQL and Redis at their default
+local addresses are used when they answer; otherwise SQLite and the embedded
+broker. With CI=true both real services are required.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/smsworks"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/1"
+
+
+def _postgres_answers(url: str) -> bool:
+    try:
+        import psycopg
+    except ImportError:
+        return False
+    parts = urlsplit(url)
+    try:
+        with psycopg.connect(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            user=parts.username or "postgres",
+            password=parts.password or None,
+            dbname="postgres",
+            connect_timeout=2,
+        ):
+            return True
+    except Exception:
+        return False
+
+
+def _redis_answers(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 6379), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _choose() -> tuple[str, str]:
+    in_ci = os.environ.get("CI", "").lower() == "true"
+    database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    redis_url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+    problems = []
+    if _postgres_answers(database_url):
+        os.environ["DATABASE_URL"] = database_url
+        db = f"PostgreSQL at {urlsplit(database_url).hostname}:{urlsplit(database_url).port or 5432}"
+    else:
+        problems.append(f"PostgreSQL is not reachable at {database_url}")
+        os.environ["DATABASE_URL"] = ""
+        db = "SQLite (var/test.sqlite3)"
+    if _redis_answers(redis_url):
+        os.environ["REDIS_URL"] = redis_url
+        broker = f"Redis at {redis_url}"
+    else:
+        problems.append(f"Redis is not reachable at {redis_url}")
+        os.environ["REDIS_URL"] = ""
+        broker = "the embedded filesystem broker"
+    if in_ci and problems:
+        raise pytest.UsageError("CI needs the real services: " + "; ".join(problems))
+    return db, broker
+
+
+os.environ["SMSWORKS_IGNORE_DOTENV"] = "1"
+os.environ.setdefault("DEBUG", "true")
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
+TESTED_ON = _choose()
+
+
+def pytest_report_header(config) -> str:
+    return f"smsworks testing on: database = {TESTED_ON[0]}; broker = {TESTED_ON[1]}"
