@@ -54,7 +54,9 @@ def _parse_database(url: str, var_dir: Path) -> dict:
     if db["ENGINE"] == "django.db.backends.sqlite3":
         name = db.get("NAME") or ""
         if not name or name == ":memory:":
-            raise ConfigError("DATABASE_URL for SQLite needs a file path, e.g. sqlite:///var/db.sqlite3")
+            raise ConfigError(
+                "DATABASE_URL for SQLite needs a file path, e.g. sqlite:///var/db.sqlite3"
+            )
         path = Path(name)
         if not path.is_absolute():
             path = BASE_DIR / path

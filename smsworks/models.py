@@ -11,6 +11,9 @@ class Capability(models.Model):
         default_permissions = ()
         permissions = CAPABILITIES
 
+    def __str__(self) -> str:
+        return "capability"
+
 
 class WorkerHeartbeat(models.Model):
     """A row written by a worker task: proof that a real worker picked a task up."""

@@ -99,8 +99,7 @@ def error_404(request, exception=None):
 
 def error_500(request):
     # Rendered without context processors: the failure may be in one of them.
-    from django.template import loader
-
     from django.http import HttpResponseServerError
+    from django.template import loader
 
     return HttpResponseServerError(loader.get_template("500.html").render())

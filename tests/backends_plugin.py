@@ -55,7 +55,8 @@ def _choose() -> tuple[str, str]:
     problems = []
     if _postgres_answers(database_url):
         os.environ["DATABASE_URL"] = database_url
-        db = f"PostgreSQL at {urlsplit(database_url).hostname}:{urlsplit(database_url).port or 5432}"
+        parts = urlsplit(database_url)
+        db = f"PostgreSQL at {parts.hostname}:{parts.port or 5432}"
     else:
         problems.append(f"PostgreSQL is not reachable at {database_url}")
         os.environ["DATABASE_URL"] = ""

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 from smsworks import services
 from smsworks.roles import Role
 
-DEMO_PASSWORD = "smsworks-demo"
+DEMO_PASSWORD = "smsworks-demo"  # noqa: S105 - printed demo login, documented
 DEMO_USERS = [
     ("admin", "Ada", "Admin", Role.ADMIN),
     ("marketer", "Mia", "Marketer", Role.MARKETER),
@@ -32,6 +32,6 @@ class Command(BaseCommand):
                 last_name=last,
                 email=f"{username}@example.com",
             )
-        self.stdout.write("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, _first, _last, role in DEMO_USERS:
             self.stdout.write(f"  {role.label:<9} {username}")
