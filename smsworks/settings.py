@@ -149,6 +149,41 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# --- Redis and the cache (shared by web and workers) ---
+REDIS_URL = CONFIG.redis_url
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+# --- The SMS engine ---
+# Where providers post receipts and inbound texts (defaults to SITE_URL).
+MESSAGING_WEBHOOK_BASE_URL = os.environ.get("MESSAGING_WEBHOOK_BASE_URL", "") or SITE_URL
+# A claimed message not answered within this many seconds is reconciled.
+MESSAGING_SENDING_LEASE_SECONDS = int(os.environ.get("MESSAGING_SENDING_LEASE_SECONDS", "120"))
+MESSAGING_MAX_ATTEMPTS = 8
+# How long one dispatch task keeps sending before it hands over to a fresh task.
+MESSAGING_DISPATCH_SECONDS = 20.0
+MESSAGING_STOP_REPLY = os.environ.get(
+    "MESSAGING_STOP_REPLY",
+    "You have been unsubscribed and will get no more messages. Reply START to resubscribe.",
+)
+MESSAGING_START_REPLY = os.environ.get(
+    "MESSAGING_START_REPLY", "You are subscribed again. Reply STOP to unsubscribe."
+)
+MESSAGING_HELP_REPLY = os.environ.get(
+    "MESSAGING_HELP_REPLY", "smsworks: reply STOP to unsubscribe, START to resubscribe."
+)
+# Dotted paths of callables taking an inbound Message: the inbox registers here.
+MESSAGING_INBOUND_HANDLERS: list[str] = []
+
 # --- Celery ---
 # Tasks are only triggers: the database is the queue of record, so a lost task
 # message loses no work. acks_late is therefore off by default and switched on per
@@ -184,7 +219,12 @@ CELERY_TASK_QUEUES = [
     Queue("bulk", Exchange("bulk"), routing_key="bulk"),
     Queue("default", Exchange("default"), routing_key="default"),
 ]
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "messaging-dispatch-due": {"task": "messaging.dispatch_due", "schedule": 2.0},
+    "messaging-apply-receipts": {"task": "messaging.apply_receipts", "schedule": 2.0},
+    "messaging-reconcile": {"task": "messaging.reconcile_leases", "schedule": 15.0},
+    "messaging-inbound-sweep": {"task": "messaging.inbound_sweep", "schedule": 30.0},
+}
 
 LOGGING = {
     "version": 1,

@@ -33,6 +33,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("users/", include(users_patterns)),
+    path("", include("messaging.urls")),
     path("django-admin/", admin.site.urls),
 ]
 

@@ -31,3 +31,48 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 def user_with_role(role: Role | None, **kwargs) -> User:
     return UserFactory(role=role.value if role else None, **kwargs)
+
+
+class ProviderAccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "messaging.ProviderAccount"
+
+    name = factory.Sequence(lambda n: f"Provider {n}")
+    backend = "smsworks"
+    base_url = "http://127.0.0.1:9"
+    credentials = factory.LazyFunction(lambda: {"jwt": "test-jwt-token-1234567890"})
+
+
+class SenderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "messaging.Sender"
+
+    account = factory.SubFactory(ProviderAccountFactory)
+    kind = "long_number"
+    value = factory.Sequence(lambda n: f"+4479111{n:05d}")
+    label = factory.Sequence(lambda n: f"Line {n}")
+    messages_per_second = 100
+
+
+class ContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "contacts.Contact"
+
+    phone = factory.Sequence(lambda n: f"+4479112{n:05d}")
+    first_name = factory.Sequence(lambda n: f"First{n}")
+    last_name = "Example"
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "messaging.Message"
+
+    direction = "out"
+    sender = factory.SubFactory(SenderFactory)
+    account = factory.LazyAttribute(lambda m: m.sender.account)
+    from_number = factory.LazyAttribute(lambda m: m.sender.value)
+    to_number = factory.Sequence(lambda n: f"+4479113{n:05d}")
+    body = "Hello from the tests"
+    encoding = "GSM-7"
+    segments = 1
+    status = "queued"

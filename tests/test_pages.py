@@ -12,14 +12,25 @@ pytestmark = pytest.mark.django_db
 OK, DENIED, LOGIN = 200, 403, "login"
 EVERYONE = {"admin": OK, "marketer": OK, "support": OK}
 ADMIN_ONLY = {"admin": OK, "marketer": DENIED, "support": DENIED}
+ADMIN_AND_MARKETER = {"admin": OK, "marketer": OK, "support": DENIED}
+POST_ONLY = {"admin": 405, "marketer": 405, "support": 405}
 
 
-def _self(users):
-    return {"pk": users["admin"].pk}
+def _other(world):
+    return {"pk": world["support"].pk}
 
 
-def _other(users):
-    return {"pk": users["support"].pk}
+def _account(world):
+    return {"pk": world["account"].pk}
+
+
+def _sender(world):
+    return {"pk": world["sender"].pk}
+
+
+def _message(world):
+    return {"uuid": world["message"].uuid}
+
 
 
 # (url name, kwargs from the users fixture, expected status by role)
@@ -31,8 +42,21 @@ PAGES = [
     ("users:create", None, ADMIN_ONLY),
     ("users:edit", _other, ADMIN_ONLY),
     ("users:password", _other, ADMIN_ONLY),
+    ("messaging:log", None, ADMIN_AND_MARKETER),
+    ("messaging:detail", _message, ADMIN_AND_MARKETER),
+    ("messaging:counter", None, POST_ONLY),
+    ("messaging:providers", None, ADMIN_ONLY),
+    ("messaging:provider_create", None, ADMIN_ONLY),
+    ("messaging:provider_detail", _account, ADMIN_ONLY),
+    ("messaging:provider_edit", _account, ADMIN_ONLY),
+    ("messaging:senders", None, ADMIN_ONLY),
+    ("messaging:sender_create", None, ADMIN_ONLY),
+    ("messaging:sender_edit", _sender, ADMIN_ONLY),
+    ("messaging:sender_test", _sender, ADMIN_ONLY),
 ]
-PUBLIC = {"login", "logout"}
+# Reached without a session: the login page, and provider webhooks, which prove
+# themselves with a signature instead (tests/messaging/test_webhooks.py).
+PUBLIC = {"login", "logout", "messaging:webhook_receipts", "messaging:webhook_inbound"}
 # Django's own admin (staff only) is outside the product's role system.
 IGNORED_NAMESPACES = {"admin"}
 
@@ -50,14 +74,28 @@ def _names(resolver: URLResolver, prefix: str = "") -> set[str]:
     return names
 
 
+@pytest.fixture
+def world(users_by_role):
+    from tests.factories import MessageFactory
+
+    message = MessageFactory()
+    return {
+        **users_by_role,
+        "account": message.account,
+        "sender": message.sender,
+        "message": message,
+    }
+
+
 def test_every_named_page_is_in_the_table():
     listed = {name for name, _, _ in PAGES} | PUBLIC
     assert _names(get_resolver()) - listed == set()
 
 
 @pytest.mark.parametrize(("name", "kwargs", "expected"), PAGES, ids=[p[0] for p in PAGES])
-def test_each_role_gets_the_expected_status(client, users_by_role, name, kwargs, expected):
-    url = reverse(name, kwargs=kwargs(users_by_role) if kwargs else None)
+def test_each_role_gets_the_expected_status(client, world, name, kwargs, expected):
+    users_by_role = world
+    url = reverse(name, kwargs=kwargs(world) if kwargs else None)
 
     response = client.get(url)
     assert response.status_code == 302

@@ -28,6 +28,8 @@ class ProviderError(Exception):
     permanent=True: retrying cannot help (bad number, auth, content): never retried.
     permanent=False: 429, 5xx, timeouts, connection errors: retried with backoff.
     opted_out=True: the provider says the recipient opted out (implies permanent).
+    maybe_sent=True: the request may have reached the provider (a read timeout, a
+    dropped connection): the message is reconciled by lookup, never resent blindly.
     """
 
     def __init__(
@@ -38,6 +40,7 @@ class ProviderError(Exception):
         code: str = "",
         retry_after: float | None = None,
         opted_out: bool = False,
+        maybe_sent: bool = False,
         raw: dict | None = None,
     ) -> None:
         super().__init__(message)
@@ -46,6 +49,7 @@ class ProviderError(Exception):
         self.code = code
         self.retry_after = retry_after
         self.opted_out = opted_out
+        self.maybe_sent = maybe_sent and not self.permanent
         self.raw = raw or {}
 
 
@@ -125,7 +129,7 @@ class Backend(ABC):
     credential_fields: ClassVar[tuple[str, ...]] = ()
     secret_credentials: ClassVar[frozenset[str]] = frozenset()
     max_batch: ClassVar[int] = 1  # > 1: send_batch uses the provider's batch endpoint
-    max_concurrency: ClassVar[int] = 16  # single sends in flight when there is no batch endpoint
+    max_concurrency: ClassVar[int] = 32  # single sends in flight when there is no batch endpoint
 
     def __init__(self, config: AccountConfig, client: httpx.Client | None = None) -> None:
         self.config = config

@@ -1,0 +1,148 @@
+"""Delivery receipts: stored as they arrive (before the webhook answers), then
+applied to their messages in bulk, idempotently and monotonically."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from messaging.models import (
+    STATUS_RANK,
+    Message,
+    PendingReceipt,
+    ProviderAccount,
+    Status,
+    statuses_below,
+)
+from messaging.providers import Receipt
+
+log = logging.getLogger(__name__)
+
+# After this many passes without a matching message a receipt is left for an
+# admin to look at (it stays stored: a receipt is never thrown away).
+MAX_MATCH_ATTEMPTS = 30
+
+
+def receipts_store(*, account: ProviderAccount, receipts: list[Receipt]) -> int:
+    now = timezone.now()
+    PendingReceipt.objects.bulk_create(
+        [
+            PendingReceipt(
+                account=account,
+                provider_message_id=r.provider_message_id[:100],
+                reference=r.reference[:64],
+                status=r.status,
+                occurred_at=r.occurred_at or now,
+                error_code=r.error_code[:40],
+                error_reason=r.error_reason,
+                raw=r.raw,
+            )
+            for r in receipts
+        ]
+    )
+    return len(receipts)
+
+
+def receipts_apply(*, limit: int = 5000) -> dict[str, int]:
+    """Apply up to `limit` pending receipts. Safe to run in several workers at once."""
+    counts = {"applied": 0, "stale": 0, "unmatched": 0}
+    with transaction.atomic():
+        pending = list(
+            PendingReceipt.objects.filter(attempts__lt=MAX_MATCH_ATTEMPTS)
+            .order_by("received_at", "id")
+            .select_for_update(skip_locked=True)[:limit]
+        )
+        if not pending:
+            return counts
+        matched = _match(pending)
+        # Per message keep the furthest status (and, among equals, the earliest).
+        best: dict[int, PendingReceipt] = {}
+        for receipt in pending:
+            message_id = matched.get(receipt.pk)
+            if message_id is None:
+                continue
+            current = best.get(message_id)
+            if current is None or _rank(receipt) > _rank(current):
+                best[message_id] = receipt
+        groups: dict[str, list[Message]] = defaultdict(list)
+        for message_id, receipt in best.items():
+            groups[receipt.status].append(
+                Message(
+                    id=message_id,
+                    status=receipt.status,
+                    error_code=receipt.error_code,
+                    error_reason=receipt.error_reason,
+                    **{f"{receipt.status}_at": receipt.occurred_at},
+                )
+            )
+        for status, messages in groups.items():
+            fields = ["status", f"{status}_at"]
+            if status in (Status.UNDELIVERED, Status.FAILED):
+                fields += ["error_code", "error_reason"]
+            # The filter makes the bulk update conditional: status only moves forward,
+            # so duplicates and late receipts change nothing.
+            counts["applied"] += Message.objects.filter(
+                status__in=statuses_below(status)
+            ).bulk_update(messages, fields, batch_size=500)
+        done = [r.pk for r in pending if r.pk in matched]
+        counts["stale"] = len(done) - counts["applied"]
+        PendingReceipt.objects.filter(pk__in=done).delete()
+        unmatched = [r.pk for r in pending if r.pk not in matched]
+        counts["unmatched"] = len(unmatched)
+        if unmatched:
+            PendingReceipt.objects.filter(pk__in=unmatched).update(attempts=F("attempts") + 1)
+    return counts
+
+
+def _rank(receipt: PendingReceipt) -> tuple[int, float]:
+    return STATUS_RANK[receipt.status], -receipt.occurred_at.timestamp()
+
+
+def _match(pending: list[PendingReceipt]) -> dict[int, int]:
+    """receipt pk -> message id, by (account, provider id), else by our reference.
+
+    A message still in 'sending' has no provider id recorded yet: its receipt
+    waits for the next pass rather than being applied under the send result."""
+    by_provider_id: dict[tuple[int, str], list[int]] = defaultdict(list)
+    by_reference: dict[str, list[int]] = defaultdict(list)
+    for r in pending:
+        if r.provider_message_id:
+            by_provider_id[(r.account_id, r.provider_message_id)].append(r.pk)
+        reference = _normalized_uuid(r.reference)
+        if reference:
+            by_reference[reference].append(r.pk)
+    matched: dict[int, int] = {}
+    if by_provider_id:
+        condition = Q()
+        for account_id in {k[0] for k in by_provider_id}:
+            ids = [pid for (acc, pid) in by_provider_id if acc == account_id]
+            condition |= Q(account_id=account_id, provider_message_id__in=ids)
+        rows = Message.objects.filter(condition, direction="out").values_list(
+            "id", "account_id", "provider_message_id"
+        )
+        for message_id, account_id, pid in rows:
+            for receipt_pk in by_provider_id.get((account_id, pid), ()):
+                matched[receipt_pk] = message_id
+    missing = {ref: pks for ref, pks in by_reference.items() if any(p not in matched for p in pks)}
+    if missing:
+        rows = (
+            Message.objects.filter(uuid__in=list(missing), direction="out")
+            .exclude(status=Status.SENDING)
+            .values_list("id", "uuid")
+        )
+        for message_id, uuid in rows:
+            for receipt_pk in missing.get(str(uuid), ()):
+                matched.setdefault(receipt_pk, message_id)
+    return matched
+
+
+def _normalized_uuid(reference: str) -> str:
+    try:
+        return str(uuid.UUID(reference)) if reference else ""
+    except ValueError:
+        return ""

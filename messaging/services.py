@@ -1,0 +1,142 @@
+"""The SMS engine's writes: one-off sends and the helpers the pipeline shares.
+
+The pipeline itself lives in dispatch.py (outbox to provider), receipts.py and
+inbound.py (provider to us).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from contacts import phone as phones
+from contacts.models import Contact, Suppression
+from messaging import encoding
+from messaging.models import Direction, Message, Priority, ProviderAccount, Sender, Status
+from messaging.providers import AccountConfig, Backend, backend_for
+
+_backends: dict[tuple, Backend] = {}
+
+
+class SendRefused(Exception):
+    """A one-off send cannot be queued; the message says why."""
+
+
+def account_config(account: ProviderAccount) -> AccountConfig:
+    return AccountConfig(
+        account_id=str(account.public_id),
+        base_url=account.base_url,
+        credentials=dict(account.credentials),
+        webhook_secret=account.webhook_secret,
+        timeout=account.timeout_seconds,
+    )
+
+
+def backend_of(account: ProviderAccount) -> Backend:
+    """One backend (and so one HTTP connection pool) per account and process."""
+    config = account_config(account)
+    key = (account.pk, account.backend, repr(config))
+    backend = _backends.get(key)
+    if backend is None:
+        for old in [k for k in _backends if k[0] == account.pk]:
+            _backends.pop(old).close()
+        backend = _backends[key] = backend_for(account.backend, config)
+    return backend
+
+
+def webhook_url(account: ProviderAccount, kind: str) -> str:
+    """The absolute URL a provider posts `kind` ("receipts" or "inbound") to."""
+    path = reverse(f"messaging:webhook_{kind}", args=[account.public_id])
+    query = backend_of(account).webhook_query()
+    return f"{settings.MESSAGING_WEBHOOK_BASE_URL.rstrip('/')}{path}{query}"
+
+
+def message_cost(account: ProviderAccount, to_number: str, segments: int) -> Decimal:
+    return account.price_for(phones.country_of(to_number)) * segments
+
+
+def default_sender() -> Sender | None:
+    return (
+        Sender.objects.select_related("account")
+        .filter(is_active=True, account__is_active=True)
+        .order_by("-is_default", "id")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    message: Message
+    suppressed: bool
+
+
+@transaction.atomic
+def message_send(
+    *,
+    to: str,
+    body: str,
+    sender: Sender | None = None,
+    contact: Contact | None = None,
+    priority: str = Priority.TRANSACTIONAL,
+    send_after: datetime | None = None,
+    campaign_id: int | None = None,
+    compliance: bool = False,
+) -> Outcome:
+    """Queue one message (inbox replies, API, OTP, test sends) and trigger dispatch.
+
+    An opted-out number gets a row in status 'suppressed', so the caller and the
+    message log can see why nothing went out. compliance=True is only for the
+    confirmation of an opt-out, which goes to the number that just opted out."""
+    try:
+        to_number = phones.normalize(to)
+    except phones.InvalidNumber as exc:
+        raise SendRefused(f"Invalid recipient number: {exc}.") from exc
+    if not body.strip():
+        raise SendRefused("The message is empty.")
+    sender = sender or default_sender()
+    if sender is None:
+        raise SendRefused("No active sender is configured.")
+    analysis = encoding.analyze(body)
+    now = timezone.now()
+    suppressed = not compliance and Suppression.objects.filter(phone=to_number).exists()
+    if contact is None:
+        contact = Contact.objects.filter(phone=to_number).first()
+    message = Message.objects.create(
+        direction=Direction.OUTBOUND,
+        account=sender.account,
+        sender=sender,
+        from_number=sender.value,
+        to_number=to_number,
+        contact=contact,
+        campaign_id=campaign_id,
+        body=body,
+        encoding=analysis.encoding,
+        segments=analysis.segments,
+        priority=priority,
+        send_after=send_after or now,
+        status=Status.SUPPRESSED if suppressed else Status.QUEUED,
+        queued_at=now,
+        suppressed_at=now if suppressed else None,
+        error_reason="The recipient opted out." if suppressed else "",
+        cost=message_cost(sender.account, to_number, analysis.segments),
+        compliance=compliance,
+    )
+    if not suppressed:
+        from messaging import tasks
+
+        lane = Priority(priority)
+        transaction.on_commit(lambda: tasks.kick_dispatch(sender.pk, lane))
+    return Outcome(message=message, suppressed=suppressed)
+
+
+def message_cancel_queued(*, ids: list[int]) -> int:
+    """Cancel messages that have not been claimed for sending yet."""
+    return Message.objects.filter(id__in=ids, status=Status.QUEUED).update(
+        status=Status.CANCELLED, cancelled_at=timezone.now()
+    )

@@ -1,0 +1,94 @@
+"""Celery tasks: thin triggers that take ids and call the engine. The outbox in
+the database is the queue of record, so a lost task loses no work: beat's
+dispatch_due finds due messages again within seconds."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.core.cache import cache
+
+from messaging import dispatch, inbound, receipts
+
+log = logging.getLogger(__name__)
+
+LANE_QUEUE = {"transactional": "transactional", "bulk": "bulk"}
+
+
+def kick_dispatch(sender_id: int, lane: str) -> None:
+    """Start a dispatch for this sender and lane unless one was started a moment ago."""
+    try:
+        if cache.add(f"messaging:kick:{sender_id}:{lane}", 1, timeout=1):
+            dispatch_sender.apply_async(args=[sender_id, str(lane)], queue=LANE_QUEUE[str(lane)])
+    except Exception:
+        # The row is queued in the database; beat's dispatch_due will find it.
+        log.exception("could not start a dispatch for sender %s", sender_id)
+
+
+# acks_late is safe here: the claim (queued -> sending) guards every row, so a
+# redelivered task only picks up what is still queued.
+@shared_task(name="messaging.dispatch_sender", acks_late=True, reject_on_worker_lost=True)
+def dispatch_sender(sender_id: int, lane: str) -> dict:
+    report = dispatch.dispatch(sender_id=sender_id, lane=lane)
+    if report.more:
+        dispatch_sender.apply_async(args=[sender_id, lane], queue=LANE_QUEUE[lane])
+    return {"sent": report.sent, "failed": report.failed, "retried": report.retried}
+
+
+@shared_task(name="messaging.dispatch_due")
+def dispatch_due() -> int:
+    pairs = dispatch.due_lanes()
+    for sender_id, lane in pairs:
+        kick_dispatch(sender_id, lane)
+    return len(pairs)
+
+
+def kick_receipts() -> None:
+    try:
+        if cache.add("messaging:kick:receipts", 1, timeout=1):
+            apply_receipts.apply_async(countdown=0.2)
+    except Exception:
+        # The receipts are stored; beat's apply_receipts tick will apply them.
+        log.exception("could not start applying receipts")
+
+
+@shared_task(name="messaging.apply_receipts")
+def apply_receipts() -> dict:
+    total = {"applied": 0, "stale": 0, "unmatched": 0}
+    while True:
+        counts = receipts.receipts_apply()
+        for key in total:
+            total[key] += counts[key]
+        if counts["applied"] + counts["stale"] + counts["unmatched"] < 5000:
+            return total
+
+
+@shared_task(name="messaging.reconcile_leases")
+def reconcile_leases() -> dict:
+    return dispatch.reconcile_leases()
+
+
+@shared_task(name="messaging.inbound_process", acks_late=True)
+def inbound_process(message_id: int) -> bool:
+    return inbound.inbound_process(message_id=message_id)
+
+
+@shared_task(name="messaging.inbound_sweep")
+def inbound_sweep() -> int:
+    """Hand over inbound texts whose processing task was lost (crash, broker restart)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from messaging.models import Direction, Message
+
+    cutoff = timezone.now() - timedelta(seconds=30)
+    ids = list(
+        Message.objects.filter(
+            direction=Direction.INBOUND, processed_at__isnull=True, received_at__lt=cutoff
+        ).values_list("id", flat=True)[:1000]
+    )
+    for message_id in ids:
+        inbound_process.delay(message_id)
+    return len(ids)
