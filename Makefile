@@ -37,6 +37,7 @@ run: seed
 	@echo
 	@echo "smsworks is starting:"
 	@echo "  web:       http://$(WEB_ADDR)/"
+	@echo "  simulator: http://127.0.0.1:9000/phone  (virtual phone: text the platform)"
 	@echo "  (Ctrl-C stops web, worker and beat together)"
 	@echo
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start

@@ -195,7 +195,9 @@ def _record(
             failed.append(_failure(row["id"], error))
         else:
             message = _failure(row["id"], error)
-            message.send_after = now + timedelta(seconds=_backoff(row["attempts"], error.retry_after))
+            message.send_after = now + timedelta(
+                seconds=_backoff(row["attempts"], error.retry_after)
+            )
             retry.append(message)
 
     with transaction.atomic():
@@ -312,7 +314,19 @@ def reconcile_leases(*, limit: int = 500) -> dict[str, int]:
             else:
                 counts["later"] += 1
             continue
-        if found is not None:
+        if found is not None and found.error is not None:
+            # The provider has it but refused it: final, and not ours to resend.
+            failure = _failure(message.pk, found.error)
+            Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
+                status=Status.FAILED,
+                failed_at=now,
+                lease_expires_at=None,
+                provider_message_id=found.provider_message_id,
+                error_code=failure.error_code,
+                error_reason=failure.error_reason,
+            )
+            counts["failed"] += 1
+        elif found is not None:
             _mark_sent([(message.pk, found.provider_message_id, found.raw)], now)
             counts["sent"] += 1
         else:

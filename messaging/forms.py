@@ -29,7 +29,15 @@ class ProviderAccountForm(forms.ModelForm):
 
     class Meta:
         model = ProviderAccount
-        fields = ["name", "backend", "base_url", "default_price", "prices", "timeout_seconds", "is_active"]
+        fields = [
+            "name",
+            "backend",
+            "base_url",
+            "default_price",
+            "prices",
+            "timeout_seconds",
+            "is_active",
+        ]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -80,10 +88,18 @@ class SenderForm(forms.ModelForm):
     class Meta:
         model = Sender
         fields = [
-            "account", "kind", "value", "label", "messages_per_second", "metadata",
-            "is_default", "is_active",
+            "account",
+            "kind",
+            "value",
+            "label",
+            "messages_per_second",
+            "metadata",
+            "is_default",
+            "is_active",
         ]
-        help_texts = {"metadata": 'Tags carried with replies and webhooks, e.g. {"team": "support"}.'}
+        help_texts = {
+            "metadata": 'Tags carried with replies and webhooks, e.g. {"team": "support"}.'
+        }
 
     def clean_value(self) -> str:
         from contacts import phone as phones

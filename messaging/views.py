@@ -39,7 +39,9 @@ def provider_edit(request, pk: int | None = None):
 def provider_detail(request, pk: int):
     account = get_object_or_404(ProviderAccount, pk=pk)
     masked = {
-        name: (("••••" + value[-4:]) if len(value) > 8 else "••••") if _is_secret(account, name) else value
+        name: (("••••" + value[-4:]) if len(value) > 8 else "••••")
+        if _is_secret(account, name)
+        else value
         for name, value in account.credentials.items()
     }
     return render(
@@ -165,5 +167,10 @@ def counter(request):
     return render(
         request,
         "messaging/_counter.html",
-        {"analysis": analysis, "smart": smart, "fixable": fixable, "target": request.POST.get("target", "")},
+        {
+            "analysis": analysis,
+            "smart": smart,
+            "fixable": fixable,
+            "target": request.POST.get("target", ""),
+        },
     )

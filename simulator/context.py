@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,9 @@ from simulator.state import Store
 from simulator.wire import ApiError, BatchIds, SimMessage, new_message_id, now_iso
 
 UNLIMITED_CREDITS_SHOWN = 1_000_000.0
+# The default secret is short on purpose (it is documented and typed by hand); a
+# simulator has nothing to protect.
+warnings.filterwarnings("ignore", category=jwt.warnings.InsecureKeyLengthWarning)
 
 
 @dataclass

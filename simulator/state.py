@@ -124,7 +124,8 @@ class Store:
     def platform_numbers(self, limit: int = 20) -> list[str]:
         numbers: dict[str, None] = {}
         for m in itertools.islice(self.newest(), 5000):
-            numbers.setdefault(m.sender, None)
+            if m.sender.isdigit():  # an alphanumeric sender ID cannot be replied to
+                numbers.setdefault(m.sender, None)
             if len(numbers) >= limit:
                 break
         return list(numbers)

@@ -71,7 +71,9 @@ def _parse_database(url: str, var_dir: Path) -> dict:
         db["TEST"] = {"NAME": str(var_dir / "test.sqlite3")}
     else:
         if not db.get("NAME"):
-            raise ConfigError("DATABASE_URL for PostgreSQL needs a database name after the last '/'")
+            raise ConfigError(
+                "DATABASE_URL for PostgreSQL needs a database name after the last '/'"
+            )
         db.setdefault("CONN_MAX_AGE", 60)
         db["CONN_HEALTH_CHECKS"] = True
     return db

@@ -20,9 +20,7 @@ def dashboard(request):
 
 @require("users_manage")
 def user_list(request):
-    users = User.objects.order_by("-is_active", "username").prefetch_related(
-        Prefetch("groups")
-    )
+    users = User.objects.order_by("-is_active", "username").prefetch_related(Prefetch("groups"))
     rows = [{"user": u, "role": role_of(u)} for u in users]
     return render(request, "smsworks/user_list.html", {"rows": rows})
 

@@ -43,9 +43,19 @@ def celery_worker(
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [
-                str(BIN / "celery"), "-A", "smsworks", "worker", "-Q", queues,
-                "--concurrency", str(concurrency), "-l", "info",
-                "--without-gossip", "--without-mingle", "--without-heartbeat",
+                str(BIN / "celery"),
+                "-A",
+                "smsworks",
+                "worker",
+                "-Q",
+                queues,
+                "--concurrency",
+                str(concurrency),
+                "-l",
+                "info",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
             ],
             cwd=ROOT,
             env=child_env(),

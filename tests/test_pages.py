@@ -32,7 +32,6 @@ def _message(world):
     return {"uuid": world["message"].uuid}
 
 
-
 # (url name, kwargs from the users fixture, expected status by role)
 PAGES = [
     ("dashboard", None, EVERYONE),

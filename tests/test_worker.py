@@ -26,4 +26,3 @@ def test_it_runs_a_task_enqueued_on_commit_in_a_real_worker():
         )
         assert worker.poll() is None, "the worker process exited"
     assert WorkerHeartbeat.objects.filter(marker=marker).count() == 1
-

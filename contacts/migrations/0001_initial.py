@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,55 +14,161 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Contact',
+            name="Contact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phone', models.CharField(help_text='E.164, e.g. +447911123456', max_length=20, unique=True)),
-                ('first_name', models.CharField(blank=True, max_length=150)),
-                ('last_name', models.CharField(blank=True, max_length=150)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('custom', models.JSONField(blank=True, default=dict)),
-                ('time_zone', models.CharField(blank=True, max_length=64)),
-                ('country', models.CharField(blank=True, max_length=2)),
-                ('source', models.CharField(choices=[('manual', 'Entered by hand'), ('import', 'Import'), ('api', 'API'), ('web_form', 'Web form'), ('keyword', 'Text keyword'), ('inbound', 'Texted us'), ('provider', 'Provider report')], default='manual', max_length=20)),
-                ('opted_out', models.BooleanField(default=False)),
-                ('opted_out_at', models.DateTimeField(blank=True, null=True)),
-                ('erased_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "phone",
+                    models.CharField(
+                        help_text="E.164, e.g. +447911123456", max_length=20, unique=True
+                    ),
+                ),
+                ("first_name", models.CharField(blank=True, max_length=150)),
+                ("last_name", models.CharField(blank=True, max_length=150)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("custom", models.JSONField(blank=True, default=dict)),
+                ("time_zone", models.CharField(blank=True, max_length=64)),
+                ("country", models.CharField(blank=True, max_length=2)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("manual", "Entered by hand"),
+                            ("import", "Import"),
+                            ("api", "API"),
+                            ("web_form", "Web form"),
+                            ("keyword", "Text keyword"),
+                            ("inbound", "Texted us"),
+                            ("provider", "Provider report"),
+                        ],
+                        default="manual",
+                        max_length=20,
+                    ),
+                ),
+                ("opted_out", models.BooleanField(default=False)),
+                ("opted_out_at", models.DateTimeField(blank=True, null=True)),
+                ("erased_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'indexes': [models.Index(fields=['-created_at', '-id'], name='contact_list_recent_idx'), models.Index(fields=['last_name', 'first_name'], name='contact_name_idx')],
+                "indexes": [
+                    models.Index(fields=["-created_at", "-id"], name="contact_list_recent_idx"),
+                    models.Index(fields=["last_name", "first_name"], name="contact_name_idx"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Suppression',
+            name="Suppression",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phone', models.CharField(max_length=20, unique=True)),
-                ('source', models.CharField(choices=[('manual', 'Entered by hand'), ('import', 'Import'), ('api', 'API'), ('web_form', 'Web form'), ('keyword', 'Text keyword'), ('inbound', 'Texted us'), ('provider', 'Provider report')], max_length=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='contacts.contact')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("phone", models.CharField(max_length=20, unique=True)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("manual", "Entered by hand"),
+                            ("import", "Import"),
+                            ("api", "API"),
+                            ("web_form", "Web form"),
+                            ("keyword", "Text keyword"),
+                            ("inbound", "Texted us"),
+                            ("provider", "Provider report"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="contacts.contact",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ConsentEvent',
+            name="ConsentEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phone', models.CharField(max_length=20)),
-                ('kind', models.CharField(choices=[('opt_in', 'Opt-in'), ('opt_out', 'Opt-out')], max_length=10)),
-                ('source', models.CharField(choices=[('manual', 'Entered by hand'), ('import', 'Import'), ('api', 'API'), ('web_form', 'Web form'), ('keyword', 'Text keyword'), ('inbound', 'Texted us'), ('provider', 'Provider report')], max_length=20)),
-                ('keyword', models.CharField(blank=True, max_length=40)),
-                ('text', models.TextField(blank=True)),
-                ('message_id', models.BigIntegerField(blank=True, null=True)),
-                ('note', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='consent_events', to='contacts.contact')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("phone", models.CharField(max_length=20)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("opt_in", "Opt-in"), ("opt_out", "Opt-out")], max_length=10
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("manual", "Entered by hand"),
+                            ("import", "Import"),
+                            ("api", "API"),
+                            ("web_form", "Web form"),
+                            ("keyword", "Text keyword"),
+                            ("inbound", "Texted us"),
+                            ("provider", "Provider report"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("keyword", models.CharField(blank=True, max_length=40)),
+                ("text", models.TextField(blank=True)),
+                ("message_id", models.BigIntegerField(blank=True, null=True)),
+                ("note", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="consent_events",
+                        to="contacts.contact",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['phone', '-created_at'], name='consent_by_phone_idx'), models.Index(fields=['-created_at', '-id'], name='consent_recent_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('kind', 'opt_in'), ('note', ''), ('source', 'manual'), _negated=True), name='consent_manual_opt_in_has_reason')],
+                "indexes": [
+                    models.Index(fields=["phone", "-created_at"], name="consent_by_phone_idx"),
+                    models.Index(fields=["-created_at", "-id"], name="consent_recent_idx"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("kind", "opt_in"), ("note", ""), ("source", "manual"), _negated=True
+                        ),
+                        name="consent_manual_opt_in_has_reason",
+                    )
+                ],
             },
         ),
     ]

@@ -10,7 +10,7 @@ from messaging.providers.base import (
     SendResult,
     WebhookRequest,
 )
-from messaging.providers.registry import backend_for, backend_class
+from messaging.providers.registry import backend_class, backend_for
 
 __all__ = [
     "AccountConfig",

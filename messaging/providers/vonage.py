@@ -48,6 +48,7 @@ SIGNATURE_METHODS: dict[str, str] = {
 }
 MAX_SIGNATURE_AGE = 300  # seconds either way
 
+
 def signature(params: dict[str, str], secret: str, method: str = "md5hash") -> str:
     """Vonage's SMS API signature over the parameters (without `sig`).
 
@@ -57,7 +58,9 @@ def signature(params: dict[str, str], secret: str, method: str = "md5hash") -> s
     text = "".join(
         f"&{key}={str(params[key]).replace('&', '_').replace('=', '_')}" for key in sorted(params)
     )
-    method = (method or "md5hash").lower()
+    # Accept the SDK names (md5hash, sha256) and the dashboard's ("SHA-256 HMAC").
+    method = "".join(ch for ch in (method or "md5hash").lower() if ch.isalnum())
+    method = method.replace("hmac", "")
     if method == "md5hash":
         return hashlib.md5((text + secret).encode(), usedforsecurity=False).hexdigest()
     if method not in SIGNATURE_METHODS:

@@ -4,30 +4,56 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Capability',
+            name="Capability",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
             ],
             options={
-                'permissions': [('contacts_view', 'See contacts, lists and segments'), ('contacts_manage', 'Create, import, export and edit contacts, lists and segments'), ('consent_view', 'See opt-outs and the consent ledger'), ('consent_manage', 'Opt numbers out and in by hand'), ('campaigns_view', 'See campaigns and their reports'), ('campaigns_manage', 'Compose, schedule, pause and cancel campaigns'), ('campaigns_approve', 'Approve campaigns when approval is required'), ('inbox_use', 'Read, assign and answer conversations'), ('inbox_rules_manage', 'Manage keyword rules, auto-responders and forwarding'), ('messages_view', 'See the message log'), ('providers_manage', 'Manage provider accounts and sender numbers'), ('integrations_manage', 'Manage API keys and event webhooks'), ('users_manage', 'Create users, set their role and deactivate them'), ('audit_view', 'See the audit log and system health')],
-                'managed': False,
-                'default_permissions': (),
+                "permissions": [
+                    ("contacts_view", "See contacts, lists and segments"),
+                    (
+                        "contacts_manage",
+                        "Create, import, export and edit contacts, lists and segments",
+                    ),
+                    ("consent_view", "See opt-outs and the consent ledger"),
+                    ("consent_manage", "Opt numbers out and in by hand"),
+                    ("campaigns_view", "See campaigns and their reports"),
+                    ("campaigns_manage", "Compose, schedule, pause and cancel campaigns"),
+                    ("campaigns_approve", "Approve campaigns when approval is required"),
+                    ("inbox_use", "Read, assign and answer conversations"),
+                    ("inbox_rules_manage", "Manage keyword rules, auto-responders and forwarding"),
+                    ("messages_view", "See the message log"),
+                    ("providers_manage", "Manage provider accounts and sender numbers"),
+                    ("integrations_manage", "Manage API keys and event webhooks"),
+                    ("users_manage", "Create users, set their role and deactivate them"),
+                    ("audit_view", "See the audit log and system health"),
+                ],
+                "managed": False,
+                "default_permissions": (),
             },
         ),
         migrations.CreateModel(
-            name='WorkerHeartbeat',
+            name="WorkerHeartbeat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('marker', models.CharField(db_index=True, max_length=100)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("marker", models.CharField(db_index=True, max_length=100)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
     ]

@@ -6,7 +6,11 @@ from tests.factories import PASSWORD
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # What each role's navigation shows today; later sections add to these sets.
-EXPECTED_ADMIN_MENU = {"admin": {"Users", "Providers", "Senders"}, "marketer": set(), "support": set()}
+EXPECTED_ADMIN_MENU = {
+    "admin": {"Users", "Providers", "Senders"},
+    "marketer": set(),
+    "support": set(),
+}
 
 
 @pytest.mark.parametrize("role", ["admin", "marketer", "support"])

@@ -11,7 +11,9 @@ pytestmark = pytest.mark.django_db
 
 def test_an_opt_out_is_recorded_suppressed_and_derived_on_the_contact(admin_user):
     contact = ContactFactory(phone="+447911123456")
-    event = contact_opt_out(phone=contact.phone, source="manual", user=admin_user, note="asked by phone")
+    event = contact_opt_out(
+        phone=contact.phone, source="manual", user=admin_user, note="asked by phone"
+    )
     contact.refresh_from_db()
     assert contact.opted_out and contact.opted_out_at == event.created_at
     assert Suppression.objects.get().contact == contact

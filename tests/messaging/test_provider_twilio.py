@@ -132,8 +132,18 @@ def test_it_treats_500_as_transient(fake: HTTPFake) -> None:
     error = send_error(make_backend(fake.url), sms())
 
     assert not error.permanent
+    assert not error.maybe_sent
     assert error.code == "500"
     assert error.retry_after is None
+
+
+def test_it_reconciles_an_accepted_send_it_cannot_read(fake: HTTPFake) -> None:
+    fake.respond(FakeResponse(status=201, body=b"<html>proxy</html>", headers={}))
+
+    error = send_error(make_backend(fake.url), sms())
+
+    assert error.maybe_sent and not error.permanent
+    assert error.code == "unreadable_response"
 
 
 def test_it_treats_a_timeout_as_transient(fake: HTTPFake) -> None:
@@ -143,6 +153,7 @@ def test_it_treats_a_timeout_as_transient(fake: HTTPFake) -> None:
 
     assert not error.permanent
     assert error.code == "timeout"
+    assert error.maybe_sent  # Twilio may have taken it: reconciled, not resent
 
 
 def test_it_treats_a_refused_connection_as_transient() -> None:
@@ -153,6 +164,7 @@ def test_it_treats_a_refused_connection_as_transient() -> None:
 
     assert not error.permanent
     assert error.code == "connection_error"
+    assert not error.maybe_sent
 
 
 def test_it_reports_a_permanent_error_with_code_and_message(fake: HTTPFake) -> None:

@@ -224,6 +224,16 @@ def test_it_treats_a_timeout_as_transient(fake: HTTPFake) -> None:
 
     assert not info.value.permanent
     assert info.value.code == "timeout"
+    assert info.value.maybe_sent
+
+
+def test_it_reconciles_an_accepted_send_it_cannot_read(fake: HTTPFake) -> None:
+    fake.respond(FakeResponse(status=200, body=b"", headers={}))
+
+    with pytest.raises(ProviderError) as info:
+        make_backend(fake.url).send(sms())
+
+    assert info.value.maybe_sent and not info.value.permanent
 
 
 def test_it_treats_a_refused_connection_as_transient() -> None:
@@ -235,6 +245,7 @@ def test_it_treats_a_refused_connection_as_transient() -> None:
 
     assert not info.value.permanent
     assert info.value.code == "connection_error"
+    assert not info.value.maybe_sent
 
 
 def test_it_treats_http_401_as_permanent(fake: HTTPFake) -> None:
@@ -431,6 +442,13 @@ def test_it_accepts_a_correctly_signed_webhook(method: str) -> None:
 
     assert backend.verify_webhook(get_request(params))
     assert backend.verify_webhook(json_request(params))
+
+
+@pytest.mark.parametrize(("label", "method"), [("MD5 hash", "md5hash"), ("SHA-256 HMAC", "sha256")])
+def test_it_understands_the_dashboard_names_of_methods(label: str, method: str) -> None:
+    params = signed(dlr("delivered"), method=method)
+
+    assert make_backend(signature_method=label).verify_webhook(get_request(params))
 
 
 def test_it_rejects_a_tampered_webhook() -> None:

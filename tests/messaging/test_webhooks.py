@@ -43,7 +43,9 @@ def test_a_bad_signature_gets_403_and_changes_nothing(client, account, sender):
     for token in ("wrong", ""):
         response = _post(client, account, "receipts", {"id": "p-1", "status": "delivered"}, token)
         assert response.status_code == 403
-    response = _post(client, account, "inbound", {"from": "+447911123456", "to": sender.value, "body": "hi"}, "x")
+    response = _post(
+        client, account, "inbound", {"from": "+447911123456", "to": sender.value, "body": "hi"}, "x"
+    )
     assert response.status_code == 403
     assert PendingReceipt.objects.count() == 0
     assert Message.objects.filter(direction="in").count() == 0
@@ -91,7 +93,12 @@ def test_duplicate_and_late_receipts_change_nothing(client, account, sender):
     message.refresh_from_db()
     delivered_at = message.delivered_at
 
-    _post(client, account, "receipts", [{"id": "p-9", "status": "delivered"}, {"id": "p-9", "status": "sent"}])
+    _post(
+        client,
+        account,
+        "receipts",
+        [{"id": "p-9", "status": "delivered"}, {"id": "p-9", "status": "sent"}],
+    )
     _post(client, account, "receipts", {"id": "p-9", "status": "failed"})
     counts = receipts_apply()
 
@@ -104,7 +111,12 @@ def test_duplicate_and_late_receipts_change_nothing(client, account, sender):
 
 def test_out_of_order_receipts_in_one_pass_keep_the_furthest(client, account, sender):
     message = _sent(sender, "p-5")
-    _post(client, account, "receipts", [{"id": "p-5", "status": "delivered"}, {"id": "p-5", "status": "sent"}])
+    _post(
+        client,
+        account,
+        "receipts",
+        [{"id": "p-5", "status": "delivered"}, {"id": "p-5", "status": "sent"}],
+    )
     receipts_apply()
     message.refresh_from_db()
     assert message.status == Status.DELIVERED
@@ -153,7 +165,11 @@ def test_a_stop_keyword_opts_out_and_confirms_once(client, account, sender, word
 
     assert Suppression.objects.filter(phone="+447911123456").exists()
     event = ConsentEvent.objects.get()
-    assert (event.kind, event.source, event.keyword) == ("opt_out", "keyword", word.strip(" .").upper())
+    assert (event.kind, event.source, event.keyword) == (
+        "opt_out",
+        "keyword",
+        word.strip(" .").upper(),
+    )
     assert event.message_id == Message.objects.get(direction="in").pk
     confirmation = Message.objects.get(direction="out", compliance=True)
     assert confirmation.to_number == "+447911123456"
@@ -169,19 +185,33 @@ def test_a_stop_keyword_opts_out_and_confirms_once(client, account, sender, word
 
 
 def test_a_sentence_containing_stop_is_not_a_keyword(client, account, sender):
-    _post(client, account, "inbound", {"id": "s1", "from": "+447911123456", "to": sender.value, "body": "please stop by"})
+    _post(
+        client,
+        account,
+        "inbound",
+        {"id": "s1", "from": "+447911123456", "to": sender.value, "body": "please stop by"},
+    )
     assert not Suppression.objects.exists()
 
 
 def test_start_opts_back_in_and_help_answers(client, account, sender):
     number = "+447911123456"
-    _post(client, account, "inbound", {"id": "a", "from": number, "to": sender.value, "body": "STOP"})
-    _post(client, account, "inbound", {"id": "b", "from": number, "to": sender.value, "body": "start"})
+    _post(
+        client, account, "inbound", {"id": "a", "from": number, "to": sender.value, "body": "STOP"}
+    )
+    _post(
+        client, account, "inbound", {"id": "b", "from": number, "to": sender.value, "body": "start"}
+    )
     assert not Suppression.objects.filter(phone=number).exists()
     assert Contact.objects.get(phone=number).opted_out is False
-    assert list(ConsentEvent.objects.order_by("id").values_list("kind", flat=True)) == ["opt_out", "opt_in"]
+    assert list(ConsentEvent.objects.order_by("id").values_list("kind", flat=True)) == [
+        "opt_out",
+        "opt_in",
+    ]
 
-    _post(client, account, "inbound", {"id": "c", "from": number, "to": sender.value, "body": "HELP"})
+    _post(
+        client, account, "inbound", {"id": "c", "from": number, "to": sender.value, "body": "HELP"}
+    )
     replies = Message.objects.filter(direction="out").order_by("id")
     assert replies.count() == 3
     assert "STOP" in replies.last().body
