@@ -40,7 +40,7 @@ class Config:
 _DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql", "psql"}
 
 
-def _parse_database(url: str, var_dir: Path) -> dict:
+def _parse_database(url: str, var_dir: Path, environment: dict[str, str]) -> dict:
     scheme = urlsplit(url).scheme
     if scheme not in _DATABASE_SCHEMES:
         raise ConfigError(
@@ -74,7 +74,7 @@ def _parse_database(url: str, var_dir: Path) -> dict:
             raise ConfigError(
                 "DATABASE_URL for PostgreSQL needs a database name after the last '/'"
             )
-        db.setdefault("CONN_MAX_AGE", 60)
+        db["CONN_MAX_AGE"] = int(environment.get("CONN_MAX_AGE", "60"))
         db["CONN_HEALTH_CHECKS"] = True
     return db
 
@@ -146,7 +146,7 @@ def load(environment: dict[str, str], var_dir: Path = VAR_DIR) -> Config:
         secret_key=_secret_key(env, debug, var_dir),
         allowed_hosts=hosts,
         csrf_trusted_origins=env.list("CSRF_TRUSTED_ORIGINS", default=[]),
-        database=_parse_database(database_url, var_dir),
+        database=_parse_database(database_url, var_dir, environment),
         broker_url=broker_url,
         broker_is_embedded=embedded,
         redis_url=redis_url,

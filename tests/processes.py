@@ -36,11 +36,15 @@ def child_env(**extra: str) -> dict[str, str]:
 
 @contextmanager
 def celery_worker(
-    *, queues: str = "transactional,bulk,default", concurrency: int = 1, log: Path | None = None
+    *,
+    queues: str = "transactional,bulk,default",
+    concurrency: int = 1,
+    log: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen]:
     log = log or ROOT / "var" / "test-worker.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "wb") as out:
+    with open(log, "ab") as out:
         proc = subprocess.Popen(
             [
                 str(BIN / "celery"),
@@ -58,7 +62,7 @@ def celery_worker(
                 "--without-heartbeat",
             ],
             cwd=ROOT,
-            env=child_env(),
+            env=child_env(**(env or {})),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -67,6 +71,12 @@ def celery_worker(
             yield proc
         finally:
             stop(proc)
+
+
+def kill(proc: subprocess.Popen) -> None:
+    """SIGKILL the process and its children: a crash, not a shutdown."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
 
 
 def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
