@@ -18,6 +18,29 @@ class ContactQuerySet(models.QuerySet):
         return self.filter(opted_out=False, erased_at__isnull=True)
 
 
+class CustomField(models.Model):
+    """A field admins add to every contact. Values live in Contact.custom[key]."""
+
+    class Kind(models.TextChoices):
+        TEXT = "text", "Text"
+        NUMBER = "number", "Number"
+        DATE = "date", "Date"
+        BOOLEAN = "boolean", "Yes / no"
+        CHOICE = "choice", "Choice"
+
+    key = models.SlugField(max_length=50, unique=True, help_text="Used in merge fields: {{ key }}")
+    label = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TEXT)
+    choices = models.JSONField(default=list, blank=True, help_text="For choice fields.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["label"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
 class Contact(models.Model):
     phone = models.CharField(max_length=20, unique=True, help_text="E.164, e.g. +447911123456")
     first_name = models.CharField(max_length=150, blank=True)
@@ -37,6 +60,8 @@ class Contact(models.Model):
     objects = ContactQuerySet.as_manager()
 
     class Meta:
+        # PostgreSQL also gets a GIN index on custom (containment filters) and
+        # trigram indexes for search: migration 0003, skipped on SQLite.
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="contact_list_recent_idx"),
             models.Index(fields=["last_name", "first_name"], name="contact_name_idx"),
@@ -101,3 +126,128 @@ class ConsentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.phone} ({self.source})"
+
+
+class ContactList(models.Model):
+    """A static list: contacts are added and removed explicitly."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    contacts = models.ManyToManyField(Contact, through="ListMembership", related_name="lists")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ListMembership(models.Model):
+    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact_list", "contact"], name="list_member_once")
+        ]
+        indexes = [models.Index(fields=["contact", "contact_list"], name="membership_by_contact_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} in {self.contact_list_id}"
+
+
+class Segment(models.Model):
+    """Saved rules over contacts, compiled to one query (contacts.segments)."""
+
+    class Match(models.TextChoices):
+        ALL = "all", "All rules (AND)"
+        ANY = "any", "Any rule (OR)"
+
+    name = models.CharField(max_length=100, unique=True)
+    match = models.CharField(max_length=3, choices=Match.choices, default=Match.ALL)
+    # [{"field": "first_name", "op": "equals", "value": "Ada"}, ...]
+    rules = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to start"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ImportJob(models.Model):
+    class OnExisting(models.TextChoices):
+        UPDATE = "update", "Update existing contacts"
+        SKIP = "skip", "Skip existing contacts"
+
+    file = models.FileField(upload_to="imports/")
+    original_name = models.CharField(max_length=255)
+    size = models.BigIntegerField(default=0)
+    # Parsing facts found on upload: {"format": "csv", "encoding": "utf-8", "delimiter": ","}
+    file_info = models.JSONField(default=dict, blank=True)
+    # Column index (as text) -> field name ("phone", "first_name", "custom:plan", ...)
+    mapping = models.JSONField(default=dict, blank=True)
+    list_ids = models.JSONField(default=list, blank=True)
+    on_existing = models.CharField(max_length=10, choices=OnExisting.choices, default=OnExisting.UPDATE)
+    consent_source = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.PENDING)
+    rows_total = models.BigIntegerField(default=0)  # estimate until done
+    rows_done = models.BigIntegerField(default=0)
+    created = models.BigIntegerField(default=0)
+    updated = models.BigIntegerField(default=0)
+    unchanged = models.BigIntegerField(default=0)
+    invalid = models.BigIntegerField(default=0)
+    duplicate = models.BigIntegerField(default=0)
+    error_report = models.FileField(upload_to="imports/errors/", blank=True)
+    error = models.TextField(blank=True, help_text="Why the whole job failed, if it did.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Import {self.original_name} ({self.status})"
+
+
+class ExportJob(models.Model):
+    class Scope(models.TextChoices):
+        ALL = "all", "All contacts"
+        LIST = "list", "A list"
+        SEGMENT = "segment", "A segment"
+        OPT_OUTS = "opt_outs", "Opt-outs"
+
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.ALL)
+    contact_list = models.ForeignKey(ContactList, null=True, blank=True, on_delete=models.SET_NULL)
+    segment = models.ForeignKey(Segment, null=True, blank=True, on_delete=models.SET_NULL)
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.PENDING)
+    file = models.FileField(upload_to="exports/", blank=True)
+    rows_total = models.BigIntegerField(default=0)
+    rows_done = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Export {self.scope} ({self.status})"

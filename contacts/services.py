@@ -96,3 +96,86 @@ def contact_get_or_create_for_number(*, phone: str, source: str) -> tuple[Contac
         },
     )
     return contact, created
+
+
+def custom_value(field, raw):
+    """Parse one custom field value by its kind; ValidationError when it does not fit."""
+    from datetime import date
+
+    from contacts.models import CustomField
+
+    if raw in (None, ""):
+        return None
+    text = str(raw).strip()
+    if field.kind == CustomField.Kind.NUMBER:
+        try:
+            number = float(text.replace(",", ""))
+        except ValueError:
+            raise ValidationError(f"{field.label}: {text!r} is not a number.") from None
+        return int(number) if number.is_integer() else number
+    if field.kind == CustomField.Kind.DATE:
+        try:
+            return date.fromisoformat(text).isoformat()
+        except ValueError:
+            raise ValidationError(f"{field.label}: {text!r} is not a date (YYYY-MM-DD).") from None
+    if field.kind == CustomField.Kind.BOOLEAN:
+        lowered = text.lower()
+        if lowered in {"1", "true", "yes", "y", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "n", "off"}:
+            return False
+        raise ValidationError(f"{field.label}: {text!r} is not yes or no.")
+    if field.kind == CustomField.Kind.CHOICE and text not in field.choices:
+        raise ValidationError(f"{field.label}: {text!r} is not one of {', '.join(field.choices)}.")
+    return text
+
+
+@transaction.atomic
+def contact_save(
+    *,
+    contact: Contact | None,
+    phone: str,
+    first_name: str,
+    last_name: str,
+    email: str,
+    time_zone: str,
+    custom: dict,
+    source: str = Source.MANUAL,
+) -> Contact:
+    """Create or update a contact from already-validated values (phone in E.164)."""
+    creating = contact is None
+    if creating:
+        contact = Contact(phone=phone, source=source)
+    contact.phone = phone
+    contact.first_name, contact.last_name, contact.email = first_name, last_name, email
+    contact.country = phones.country_of(phone)
+    contact.time_zone = time_zone or phones.time_zone_of(phone)
+    contact.custom = {k: v for k, v in custom.items() if v is not None}
+    if creating:
+        contact.opted_out = Suppression.objects.filter(phone=phone).exists()
+    contact.save()
+    return contact
+
+
+@transaction.atomic
+def contact_erase(*, contact: Contact) -> None:
+    """Delete the person's data. The consent ledger keeps its rows (the legal
+    record) and an opted-out number stays suppressed."""
+    Suppression.objects.filter(contact=contact).update(contact=None)
+    contact.delete()
+
+
+def contacts_erase(*, ids: list[int]) -> int:
+    with transaction.atomic():
+        Suppression.objects.filter(contact_id__in=ids).update(contact=None)
+        deleted, _ = Contact.objects.filter(id__in=ids).delete()
+    return len(ids) if deleted else 0
+
+
+def contacts_opt_out(*, ids: list[int], user: AbstractBaseUser | None, note: str = "") -> int:
+    phones_list = list(
+        Contact.objects.filter(id__in=ids, opted_out=False).values_list("phone", flat=True)
+    )
+    for number in phones_list:
+        contact_opt_out(phone=number, source=Source.MANUAL, user=user, note=note)
+    return len(phones_list)

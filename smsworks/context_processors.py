@@ -32,6 +32,7 @@ MAIN_NAV = [
 ]
 ADMIN_NAV = [
     NavItem("Users", "person-gear", "users:list", "users_manage"),
+    NavItem("Contact fields", "ui-checks", "contacts:fields", "contact_fields_manage"),
     NavItem("Providers", "hdd-network", "messaging:providers", "providers_manage"),
     NavItem("Senders", "telephone", "messaging:senders", "providers_manage"),
     NavItem("Inbox rules", "funnel", "inbox:rules", "inbox_rules_manage"),

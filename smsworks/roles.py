@@ -20,6 +20,7 @@ class Role(TextChoices):
 CAPABILITIES: list[tuple[str, str]] = [
     ("contacts_view", "See contacts, lists and segments"),
     ("contacts_manage", "Create, import, export and edit contacts, lists and segments"),
+    ("contact_fields_manage", "Define custom contact fields"),
     ("consent_view", "See opt-outs and the consent ledger"),
     ("consent_manage", "Opt numbers out and in by hand"),
     ("campaigns_view", "See campaigns and their reports"),

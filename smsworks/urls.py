@@ -34,6 +34,7 @@ urlpatterns = [
     ),
     path("users/", include(users_patterns)),
     path("", include("messaging.urls")),
+    path("", include("contacts.urls")),
     path("django-admin/", admin.site.urls),
 ]
 

@@ -14,6 +14,9 @@ EVERYONE = {"admin": OK, "marketer": OK, "support": OK}
 ADMIN_ONLY = {"admin": OK, "marketer": DENIED, "support": DENIED}
 ADMIN_AND_MARKETER = {"admin": OK, "marketer": OK, "support": DENIED}
 POST_ONLY = {"admin": 405, "marketer": 405, "support": 405}
+ADMIN_AND_SUPPORT = {"admin": OK, "marketer": DENIED, "support": OK}
+POST_ONLY_MANAGERS = {"admin": 405, "marketer": 405, "support": DENIED}
+POST_ONLY_ADMIN = {"admin": 405, "marketer": DENIED, "support": DENIED}
 
 
 def _other(world):
@@ -26,6 +29,14 @@ def _account(world):
 
 def _sender(world):
     return {"pk": world["sender"].pk}
+
+
+def _contact(world):
+    return {"pk": world["contact"].pk}
+
+
+def _field(world):
+    return {"pk": world["field"].pk}
 
 
 def _message(world):
@@ -52,6 +63,18 @@ PAGES = [
     ("messaging:sender_create", None, ADMIN_ONLY),
     ("messaging:sender_edit", _sender, ADMIN_ONLY),
     ("messaging:sender_test", _sender, ADMIN_ONLY),
+    ("contacts:list", None, EVERYONE),
+    ("contacts:create", None, ADMIN_AND_MARKETER),
+    ("contacts:bulk", None, POST_ONLY_MANAGERS),
+    ("contacts:detail", _contact, EVERYONE),
+    ("contacts:edit", _contact, ADMIN_AND_MARKETER),
+    ("contacts:delete", _contact, ADMIN_AND_MARKETER),
+    ("contacts:fields", None, ADMIN_ONLY),
+    ("contacts:field_create", None, ADMIN_ONLY),
+    ("contacts:field_edit", _field, ADMIN_ONLY),
+    ("contacts:optouts", None, ADMIN_AND_SUPPORT),
+    ("contacts:optout_add", None, POST_ONLY_ADMIN),
+    ("contacts:optout_remove", None, POST_ONLY_ADMIN),
 ]
 # Reached without a session: the login page, and provider webhooks, which prove
 # themselves with a signature instead (tests/messaging/test_webhooks.py).
@@ -75,10 +98,14 @@ def _names(resolver: URLResolver, prefix: str = "") -> set[str]:
 
 @pytest.fixture
 def world(users_by_role):
-    from tests.factories import MessageFactory
+    from contacts.models import CustomField
+    from tests.factories import ContactFactory, MessageFactory
 
-    message = MessageFactory()
+    contact = ContactFactory()
+    message = MessageFactory(contact=contact, to_number=contact.phone)
     return {
+        "contact": contact,
+        "field": CustomField.objects.create(key="plan", label="Plan"),
         **users_by_role,
         "account": message.account,
         "sender": message.sender,
