@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from messaging.providers.base import (
+    AccountConfig,
     Backend,
     InboundSMS,
     OutboundSMS,
@@ -32,6 +33,7 @@ from messaging.providers.base import (
 REFERENCE_KEY = "reference"  # metadata key that carries our Message.uuid
 OPTED_OUT_CODE = 1030  # ExtendedError.errorCode / failurereason.code: recipient opted out
 TRANSIENT_HTTP = frozenset({408, 425, 429})
+BATCH_OFF = frozenset({"off", "false", "no", "0"})
 
 # Their message statuses -> ours (messaging.models.Status).
 STATUS_MAP = {
@@ -55,6 +57,13 @@ class SMSWorksBackend(Backend):
     secret_credentials = frozenset({"jwt"})
     max_batch = 5000
 
+    def __init__(self, config: AccountConfig, client: httpx.Client | None = None) -> None:
+        super().__init__(config, client)
+        # credentials["use_batch"] = "off": one POST /v1/message/send per message (run
+        # concurrently by the base class), for accounts whose plan has no batch endpoint.
+        if str(config.credentials.get("use_batch", "on")).strip().lower() in BATCH_OFF:
+            self.max_batch = 1
+
     # --- sending ---
     def send(self, message: OutboundSMS) -> SendResult:
         data = self._call("POST", "/v1/message/send", payload=self._message_body(message))
@@ -65,6 +74,8 @@ class SMSWorksBackend(Backend):
         return _result_from_message(message.reference, data)
 
     def send_batch(self, messages: Sequence[OutboundSMS]) -> list[SendResult]:
+        if self.max_batch <= 1:
+            return super().send_batch(messages)
         results: list[SendResult] = []
         for start in range(0, len(messages), self.max_batch):
             results.extend(self._send_chunk(messages[start : start + self.max_batch]))

@@ -102,7 +102,7 @@ def test_the_list_pages_by_keyset(client, support_user):
 
 
 def test_bulk_opt_out(client, marketer_user):
-    a, b, c = ContactFactory(), ContactFactory(), ContactFactory()
+    a, b, _untouched = ContactFactory(), ContactFactory(), ContactFactory()
     client.force_login(marketer_user)
     response = client.post(reverse("contacts:bulk"), {"action": "opt_out", "ids": f"{a.pk},{b.pk}"})
     assert response.status_code == 302

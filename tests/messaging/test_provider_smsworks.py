@@ -242,6 +242,34 @@ def test_it_splits_batches_at_max_batch(fake: HTTPFake) -> None:
     assert [len(r.json()) for r in fake.requests if r.method == "POST"] == [2, 2, 1]
 
 
+@pytest.mark.parametrize("value", ["off", "false", "0", "OFF"])
+def test_it_sends_one_by_one_when_the_batch_endpoint_is_switched_off(
+    fake: HTTPFake, value: str
+) -> None:
+    fake.handler = lambda request: FakeResponse.json(
+        {"messageid": f"m-{request.json()['tag']}", "status": "SENT"}, status=201
+    )
+    backend = SMSWorksBackend(
+        AccountConfig(
+            account_id="acct-1",
+            base_url=fake.url,
+            credentials={"jwt": TOKEN, "use_batch": value},
+            webhook_secret=WEBHOOK_SECRET,
+        )
+    )
+
+    results = backend.send_batch([sms(f"r{i}") for i in range(3)])
+
+    assert backend.max_batch == 1 and SMSWorksBackend.max_batch == 5000
+    assert [(r.reference, r.provider_message_id) for r in results] == [
+        ("r0", "m-r0"),
+        ("r1", "m-r1"),
+        ("r2", "m-r2"),
+    ]
+    assert sorted(r.path for r in fake.requests) == ["/v1/message/send"] * 3
+    assert make_backend(fake.url).max_batch == 5000  # on unless switched off
+
+
 def test_it_looks_up_by_message_id(fake: HTTPFake) -> None:
     fake.respond(FakeResponse.json(listed(REFERENCE, "m-9", "DELIVERED")))
 
