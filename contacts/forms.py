@@ -75,11 +75,16 @@ class ContactForm(forms.Form):
 class ContactFilterForm(forms.Form):
     q = forms.CharField(required=False, label="Search", max_length=100)
     contact_list = forms.ModelChoiceField(
-        ContactList.objects.all(), required=False, empty_label="Any list", label="List"
+        ContactList.objects.all(),
+        required=False,
+        empty_label="Any list",
+        label="List",
+        widget=forms.Select(attrs={"class": "form-select"}),
     )
     consent = forms.ChoiceField(
         choices=[("", "Any consent"), ("subscribed", "Subscribed"), ("opted_out", "Opted out")],
         required=False,
+        widget=forms.Select(attrs={"class": "form-select"}),
     )
     country = forms.CharField(required=False, max_length=2)
 

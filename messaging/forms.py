@@ -126,6 +126,12 @@ class TestSendForm(forms.Form):
 
 
 class MessageFilterForm(forms.Form):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
+            field.widget.attrs.setdefault("class", css)
+
     status = forms.ChoiceField(choices=[("", "Any status"), *Status.choices], required=False)
     direction = forms.ChoiceField(
         choices=[("", "Both directions"), ("out", "Outbound"), ("in", "Inbound")], required=False

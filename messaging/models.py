@@ -212,10 +212,7 @@ class Message(models.Model):
 
     def timeline(self) -> list[tuple[str, object]]:
         """The statuses this message reached, oldest first."""
-        steps = [
-            ("created", self.created_at),
-            *((s.label, getattr(self, f"{s.value}_at", None)) for s in Status),
-        ]
+        steps = [(s.label, getattr(self, f"{s.value}_at", None)) for s in Status]
         return sorted(((label, when) for label, when in steps if when), key=lambda s: s[1])
 
 

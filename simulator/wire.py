@@ -90,7 +90,7 @@ class BatchIds:
 
 
 def digits_of(number: str) -> str:
-    """447700900123 from "+44 7700 900123"; sender names stay as they are."""
+    """447700900123 from "+44 7912 345678"; sender names stay as they are."""
     cleaned = NON_DIGITS.sub("", number.strip())
     bare = cleaned.lstrip("+")
     return bare if bare.isdigit() else number.strip()
