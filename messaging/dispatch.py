@@ -26,11 +26,22 @@ from contacts.services import contact_opt_out
 from messaging import ratelimit
 from messaging.models import Message, ProviderAccount, Sender, Status
 from messaging.providers import OutboundSMS, ProviderError, SendResult
+from messaging.render import render_claimed
 from messaging.services import backend_of, webhook_url
 
 log = logging.getLogger(__name__)
 
-CLAIM_FIELDS = ("id", "uuid", "to_number", "from_number", "body", "segments", "attempts")
+CLAIM_FIELDS = (
+    "id",
+    "uuid",
+    "to_number",
+    "from_number",
+    "body",
+    "segments",
+    "attempts",
+    "merge",
+    "contact_id",
+)
 MAX_CLAIM = 1000  # rows per claim; a provider batch may be smaller (backend.max_batch)
 
 
@@ -55,7 +66,11 @@ def claim(*, sender: Sender, lane: str, limit: int) -> tuple[list[dict], int]:
     with transaction.atomic():
         ids = list(
             Message.objects.filter(
-                sender_id=sender.pk, priority=lane, status=Status.QUEUED, send_after__lte=now
+                sender_id=sender.pk,
+                priority=lane,
+                status=Status.QUEUED,
+                held=False,
+                send_after__lte=now,
             )
             .order_by("send_after", "id")
             .select_for_update(skip_locked=True)
@@ -85,6 +100,7 @@ def claim(*, sender: Sender, lane: str, limit: int) -> tuple[list[dict], int]:
         .order_by("id")
         .values(*CLAIM_FIELDS)
     )
+    render_claimed(rows, sender.account)
     return rows, suppressed
 
 
@@ -344,7 +360,8 @@ def due_lanes() -> list[tuple[int, str]]:
     for sender_id in Sender.objects.filter(is_active=True).values_list("id", flat=True):
         for lane in ("transactional", "bulk"):
             if Message.objects.filter(
-                Q(sender_id=sender_id, priority=lane, status=Status.QUEUED, send_after__lte=now)
+                Q(sender_id=sender_id, priority=lane, status=Status.QUEUED, held=False),
+                send_after__lte=now,
             ).exists():
                 pairs.append((sender_id, lane))
     return pairs

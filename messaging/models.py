@@ -162,6 +162,10 @@ class Message(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     expired_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(null=True, blank=True)
+    # body is a template with merge fields, rendered when the row is claimed.
+    merge = models.BooleanField(default=False)
+    # Paused (campaign paused): not claimed until released.
+    held = models.BooleanField(default=False)
     # The confirmation of an opt-out: the one message an opted-out number may get.
     compliance = models.BooleanField(default=False)
     # Inbound only: when keyword handling and the inbox hook finished with it.
@@ -185,7 +189,7 @@ class Message(models.Model):
             # Dispatch: due queued rows of one sender, transactional first.
             models.Index(
                 fields=["sender", "priority", "send_after", "id"],
-                condition=Q(status="queued"),
+                condition=Q(status="queued", held=False),
                 name="message_dispatch_queue_idx",
             ),
             # Reconcile: rows whose sending lease ran out.

@@ -166,6 +166,8 @@ else:
 # --- The SMS engine ---
 # Where providers post receipts and inbound texts (defaults to SITE_URL).
 MESSAGING_WEBHOOK_BASE_URL = os.environ.get("MESSAGING_WEBHOOK_BASE_URL", "") or SITE_URL
+# Short links in campaign texts: a short domain of your own (carriers filter public shorteners).
+SHORT_LINK_BASE_URL = os.environ.get("SHORT_LINK_BASE_URL", "") or f"{SITE_URL}/l"
 # A claimed message not answered within this many seconds is reconciled.
 MESSAGING_SENDING_LEASE_SECONDS = int(os.environ.get("MESSAGING_SENDING_LEASE_SECONDS", "120"))
 MESSAGING_MAX_ATTEMPTS = 8
