@@ -227,6 +227,7 @@ CELERY_BEAT_SCHEDULE = {
     "messaging-apply-receipts": {"task": "messaging.apply_receipts", "schedule": 2.0},
     "messaging-reconcile": {"task": "messaging.reconcile_leases", "schedule": 15.0},
     "messaging-inbound-sweep": {"task": "messaging.inbound_sweep", "schedule": 30.0},
+    "campaigns-tick": {"task": "campaigns.tick", "schedule": 5.0},
 }
 
 LOGGING = {

@@ -50,6 +50,10 @@ def _redis_answers(url: str) -> bool:
 
 def _choose() -> tuple[str, str]:
     in_ci = os.environ.get("CI", "").lower() == "true"
+    if os.environ.get("SMSWORKS_TEST_BACKENDS") == "embedded":
+        # Test the embedded default even where PostgreSQL and Redis run.
+        os.environ["DATABASE_URL"] = os.environ["REDIS_URL"] = ""
+        return "SQLite (var/test.sqlite3), forced", "the embedded filesystem broker, forced"
     database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     redis_url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
     problems = []

@@ -76,3 +76,26 @@ class MessageFactory(factory.django.DjangoModelFactory):
     encoding = "GSM-7"
     segments = 1
     status = "queued"
+
+
+class ContactListFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "contacts.ContactList"
+
+    name = factory.Sequence(lambda n: f"List {n}")
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "campaigns.Campaign"
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    sender = factory.SubFactory(SenderFactory)
+    body = "Hello {{ first_name | there }}, 20% off today."
+    opt_out_footer = False
+
+    @factory.post_generation
+    def lists(self, create: bool, extracted, **kwargs) -> None:
+        if create and extracted:
+            self.lists.set(extracted)
