@@ -45,6 +45,10 @@ return granted
 """
 
 
+def _key(sender_id: int) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}smsworks:bucket:{sender_id}"
+
+
 @cache
 def _redis():
     import redis
@@ -61,7 +65,7 @@ def take(sender_id: int, rate: float, wanted: int, *, allow_debt: bool = False) 
     if settings.REDIS_URL:
         _client, script = _redis()
         granted = script(
-            keys=[f"smsworks:bucket:{sender_id}"],
+            keys=[_key(sender_id)],
             args=[rate, capacity, time.time(), wanted, int(allow_debt)],
         )
         return int(granted)
@@ -109,7 +113,7 @@ def give_back(sender_id: int, rate: float, amount: int) -> None:
     if settings.REDIS_URL:
         _client, script = _redis()
         script(
-            keys=[f"smsworks:bucket:{sender_id}"],
+            keys=[_key(sender_id)],
             args=[rate, capacity, time.time(), -amount, 1],
         )
     else:

@@ -68,7 +68,9 @@ def _parse_database(url: str, var_dir: Path, environment: dict[str, str]) -> dic
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
-        db["TEST"] = {"NAME": str(var_dir / "test.sqlite3")}
+        db["TEST"] = {
+            "NAME": environment.get("DATABASE_TEST_NAME") or str(var_dir / "test.sqlite3")
+        }
     else:
         if not db.get("NAME"):
             raise ConfigError(
@@ -76,6 +78,8 @@ def _parse_database(url: str, var_dir: Path, environment: dict[str, str]) -> dic
             )
         db["CONN_MAX_AGE"] = int(environment.get("CONN_MAX_AGE", "60"))
         db["CONN_HEALTH_CHECKS"] = True
+        if environment.get("DATABASE_TEST_NAME"):
+            db["TEST"] = {"NAME": environment["DATABASE_TEST_NAME"]}
     return db
 
 

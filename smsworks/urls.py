@@ -35,6 +35,7 @@ urlpatterns = [
     path("users/", include(users_patterns)),
     path("", include("messaging.urls")),
     path("", include("contacts.urls")),
+    path("", include("campaigns.urls_links")),
     path("django-admin/", admin.site.urls),
 ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -53,18 +54,21 @@ def _choose() -> tuple[str, str]:
     if os.environ.get("SMSWORKS_TEST_BACKENDS") == "embedded":
         # Test the embedded default even where PostgreSQL and Redis run.
         os.environ["DATABASE_URL"] = os.environ["REDIS_URL"] = ""
-        return "SQLite (var/test.sqlite3), forced", "the embedded filesystem broker, forced"
+        os.environ.setdefault("DATABASE_TEST_NAME", str(_ROOT / "var" / f"test-{_RUN}.sqlite3"))
+        return "SQLite, forced", "the embedded filesystem broker, forced"
     database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     redis_url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
     problems = []
     if _postgres_answers(database_url):
         os.environ["DATABASE_URL"] = database_url
+        os.environ.setdefault("DATABASE_TEST_NAME", f"test_smsworks_{_RUN}")
         parts = urlsplit(database_url)
         db = f"PostgreSQL at {parts.hostname}:{parts.port or 5432}"
     else:
         problems.append(f"PostgreSQL is not reachable at {database_url}")
         os.environ["DATABASE_URL"] = ""
-        db = "SQLite (var/test.sqlite3)"
+        os.environ.setdefault("DATABASE_TEST_NAME", str(_ROOT / "var" / f"test-{_RUN}.sqlite3"))
+        db = "SQLite"
     if _redis_answers(redis_url):
         os.environ["REDIS_URL"] = redis_url
         broker = f"Redis at {redis_url}"
@@ -78,6 +82,11 @@ def _choose() -> tuple[str, str]:
 
 
 os.environ["SMSWORKS_IGNORE_DOTENV"] = "1"
+# Each run gets its own test database and Redis key space, so that two runs on one
+# machine (or a run and `make run`) never share a database or a queue.
+_RUN = f"{os.getpid()}"
+_ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("REDIS_KEY_PREFIX", f"test{_RUN}:")
 os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
 # Live-server threads must not keep connections, or the test database cannot be dropped.

@@ -28,7 +28,7 @@ def fresh_buckets():
         from messaging.ratelimit import _redis
 
         client, _ = _redis()
-        for key in client.scan_iter("smsworks:bucket:*"):
+        for key in client.scan_iter(f"{settings.REDIS_KEY_PREFIX}smsworks:bucket:*"):
             client.delete(key)
 
 
