@@ -1,6 +1,6 @@
 from django.urls import path
 
-from contacts import views, views_consent, views_fields
+from contacts import urls_imports, urls_lists, views, views_consent, views_fields
 
 app_name = "contacts"
 
@@ -17,4 +17,6 @@ urlpatterns = [
     path("opt-outs/", views_consent.optout_list, name="optouts"),
     path("opt-outs/add/", views_consent.optout_add, name="optout_add"),
     path("opt-outs/remove/", views_consent.optout_remove, name="optout_remove"),
+    *urls_lists.urlpatterns,
+    *urls_imports.urlpatterns,
 ]

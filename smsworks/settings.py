@@ -77,6 +77,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "smsworks.context_processors.navigation",
+                "inbox.context_processors.unread",
             ],
         },
     }
@@ -91,6 +92,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+if os.environ.get("SMSWORKS_FAST_PASSWORD_HASHER") == "1":
+    # Test runs only (set by tests/backends_plugin.py): hashing dominates user fixtures.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
@@ -190,7 +195,7 @@ MESSAGING_HELP_REPLY = os.environ.get(
     "MESSAGING_HELP_REPLY", "smsworks: reply STOP to unsubscribe, START to resubscribe."
 )
 # Dotted paths of callables taking an inbound Message: the inbox registers here.
-MESSAGING_INBOUND_HANDLERS: list[str] = []
+MESSAGING_INBOUND_HANDLERS: list[str] = ["inbox.handlers.on_inbound"]
 
 # --- Celery ---
 # Tasks are only triggers: the database is the queue of record, so a lost task
@@ -236,6 +241,7 @@ CELERY_BEAT_SCHEDULE = {
     "messaging-reconcile": {"task": "messaging.reconcile_leases", "schedule": 15.0},
     "messaging-inbound-sweep": {"task": "messaging.inbound_sweep", "schedule": 30.0},
     "campaigns-tick": {"task": "campaigns.tick", "schedule": 5.0},
+    "inbox-tick": {"task": "inbox.tick", "schedule": 15.0},
 }
 
 LOGGING = {

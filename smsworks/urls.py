@@ -35,7 +35,9 @@ urlpatterns = [
     path("users/", include(users_patterns)),
     path("", include("messaging.urls")),
     path("", include("contacts.urls")),
+    path("", include("campaigns.urls")),
     path("", include("campaigns.urls_links")),
+    path("", include("inbox.urls")),
     path("django-admin/", admin.site.urls),
 ]
 

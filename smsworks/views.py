@@ -9,13 +9,18 @@ from django.views.decorators.http import require_http_methods
 
 from smsworks import services
 from smsworks.forms import UserCreateForm, UserUpdateForm
-from smsworks.permissions import require, role_of
+from smsworks.permissions import can, require, role_of
 from smsworks.roles import Role
 
 
 @login_required
 def dashboard(request):
-    return render(request, "smsworks/dashboard.html", {"role": role_of(request.user)})
+    context = {"role": role_of(request.user)}
+    if can(request.user, "campaigns_view"):
+        from campaigns.reports import dashboard_totals, recent_campaigns
+
+        context.update(recent_campaigns=recent_campaigns(), totals=dashboard_totals())
+    return render(request, "smsworks/dashboard.html", context)
 
 
 @require("users_manage")

@@ -91,6 +91,7 @@ os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
 # Live-server threads must not keep connections, or the test database cannot be dropped.
 os.environ.setdefault("CONN_MAX_AGE", "0")
+os.environ.setdefault("SMSWORKS_FAST_PASSWORD_HASHER", "1")
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
 TESTED_ON = _choose()
 
