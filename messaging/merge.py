@@ -60,7 +60,9 @@ def render(
             out.append(part.text)
         elif part.field.startswith("link:"):
             index = part.field[5:]
-            out.append(link(int(index)) if link and index.isdigit() else "")
+            out.append(
+                link(int(index)) if link and index.isdigit() and 1 <= int(index) <= 9 else ""
+            )
         else:
             value = values.get(part.field)
             text = "" if value is None else str(value)
@@ -91,7 +93,8 @@ def typical(body: str, link_length: int = 0) -> str:
             out.append("x" * link_length)
         else:
             length = TYPICAL_LENGTH.get(part.field, TYPICAL_CUSTOM_LENGTH)
-            out.append("x" * max(length, len(part.fallback)))
+            # The fallback itself, padded: a non-GSM fallback ("Zoë") must count as UCS-2.
+            out.append(part.fallback.ljust(length, "x"))
     return "".join(out)
 
 

@@ -35,6 +35,7 @@ ADMIN_NAV = [
     NavItem("Contact fields", "ui-checks", "contacts:fields", "contact_fields_manage"),
     NavItem("Providers", "hdd-network", "messaging:providers", "providers_manage"),
     NavItem("Senders", "telephone", "messaging:senders", "providers_manage"),
+    NavItem("Campaign settings", "sliders", "campaigns:settings", "campaigns_approve"),
     NavItem("Inbox rules", "funnel", "inbox:rules", "inbox_rules_manage"),
     NavItem("Integrations", "plug", "integrations:index", "integrations_manage"),
     NavItem("Audit log", "journal-text", "audit:log", "audit_view"),

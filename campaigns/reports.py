@@ -1,0 +1,447 @@
+"""Campaign reports: every figure is an aggregate query, none counts rows in Python.
+
+The status counts are one grouped query over the campaign's messages
+(WHERE campaign_id = X GROUP BY status), served by message_campaign_status_idx;
+replies and opt-outs walk only what happened since the launch and check each against
+the (campaign_id, contact_id) unique index; clicks use click_by_campaign_idx.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.core.cache import cache
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models.functions import TruncMinute
+from django.utils import timezone
+
+from campaigns.models import Campaign, CampaignLink, Click
+from contacts.exports import neutralise
+from contacts.models import ConsentEvent
+from messaging.models import Direction, Message, Status
+
+LIVE_STATUSES = (Campaign.Status.LAUNCHING, Campaign.Status.SENDING, Campaign.Status.PAUSED)
+FAILURE_STATUSES = (Status.FAILED, Status.UNDELIVERED, Status.EXPIRED)
+# A delivery chart keeps at most this many points: long campaigns get wider buckets.
+MAX_CHART_POINTS = 240
+BUCKET_MINUTES = (1, 2, 5, 10, 15, 30, 60, 120, 240, 360, 720, 1440)
+DASHBOARD_CACHE_SECONDS = 30
+# Dashboard totals read messages created at most this long before the period began
+# (a message is sent within hours of its launch), so the created_at index bounds them.
+SEND_WINDOW = timedelta(days=7)
+
+
+def rate(part: int, whole: int) -> float | None:
+    """part / whole as a percentage, or None when there is nothing to divide by."""
+    return 100.0 * part / whole if whole else None
+
+
+@dataclass(frozen=True)
+class CampaignCounts:
+    by_status: Mapping[str, int] = field(default_factory=dict)
+    cost: Decimal = Decimal(0)
+
+    def _n(self, *statuses: str) -> int:
+        return sum(self.by_status.get(s, 0) for s in statuses)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+    @property
+    def suppressed(self) -> int:
+        return self._n(Status.SUPPRESSED)
+
+    @property
+    def recipients(self) -> int:
+        return self.total - self.suppressed
+
+    @property
+    def queued(self) -> int:
+        return self._n(Status.QUEUED)
+
+    @property
+    def sending(self) -> int:
+        return self._n(Status.SENDING)
+
+    @property
+    def awaiting_receipt(self) -> int:
+        return self._n(Status.SENT)
+
+    @property
+    def delivered(self) -> int:
+        return self._n(Status.DELIVERED)
+
+    @property
+    def undelivered(self) -> int:
+        return self._n(Status.UNDELIVERED)
+
+    @property
+    def failed(self) -> int:
+        return self._n(Status.FAILED)
+
+    @property
+    def cancelled(self) -> int:
+        return self._n(Status.CANCELLED)
+
+    @property
+    def expired(self) -> int:
+        return self._n(Status.EXPIRED)
+
+    @property
+    def sent(self) -> int:
+        """Accepted by the provider: awaiting a receipt, delivered or undelivered."""
+        return self._n(Status.SENT, Status.DELIVERED, Status.UNDELIVERED)
+
+    @property
+    def pending(self) -> int:
+        """Not in a final status yet."""
+        return self._n(Status.QUEUED, Status.SENDING, Status.SENT)
+
+    @property
+    def all_final(self) -> bool:
+        return self.total > 0 and self.pending == 0
+
+    @property
+    def delivered_rate(self) -> float | None:
+        return rate(self.delivered, self.sent)
+
+
+def _counts(rows: Iterable[tuple[str, int, Decimal | None]]) -> CampaignCounts:
+    by_status: dict[str, int] = {}
+    cost = Decimal(0)
+    for status, n, status_cost in rows:
+        by_status[status] = n
+        cost += status_cost or 0
+    return CampaignCounts(by_status=by_status, cost=cost)
+
+
+def campaign_counts(campaign_id: int) -> CampaignCounts:
+    """One grouped query: WHERE campaign_id = X GROUP BY status."""
+    rows = (
+        Message.objects.filter(campaign_id=campaign_id)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("*"), cost=Sum("cost"))
+    )
+    return _counts(rows)
+
+
+def campaign_counts_many(campaign_ids: Iterable[int]) -> dict[int, CampaignCounts]:
+    """The counts of several campaigns in one query (GROUP BY campaign_id, status)."""
+    ids = list(campaign_ids)
+    grouped: dict[int, list] = {pk: [] for pk in ids}
+    rows = (
+        Message.objects.filter(campaign_id__in=ids)
+        .order_by()
+        .values_list("campaign_id", "status")
+        .annotate(n=Count("*"), cost=Sum("cost"))
+    )
+    for campaign_id, status, n, cost in rows:
+        grouped[campaign_id].append((status, n, cost))
+    return {pk: _counts(rows) for pk, rows in grouped.items()}
+
+
+@dataclass(frozen=True)
+class LinkClicks:
+    index: int
+    url: str
+    unique: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Engagement:
+    clicks_unique: int = 0  # recipients who clicked at least once
+    clicks_total: int = 0
+    replied: int = 0
+    opted_out: int = 0
+
+
+def _recipient_of(campaign_id: int) -> Exists:
+    """The contact got this campaign (the (campaign_id, contact_id) unique index)."""
+    return Exists(
+        Message.objects.filter(campaign_id=campaign_id, contact_id=OuterRef("contact_id"))
+    )
+
+
+def engagement(campaign: Campaign) -> Engagement:
+    clicks = Click.objects.filter(campaign_id=campaign.pk).aggregate(
+        total=Count("*"), unique=Count("message_id", distinct=True)
+    )
+    replied = opted_out = 0
+    if campaign.launched_at:
+        replied = (
+            Message.objects.filter(
+                direction=Direction.INBOUND,
+                created_at__gte=campaign.launched_at,
+                contact_id__isnull=False,
+            )
+            .filter(_recipient_of(campaign.pk))
+            .aggregate(n=Count("contact_id", distinct=True))["n"]
+        )
+        opted_out = (
+            ConsentEvent.objects.filter(
+                kind=ConsentEvent.Kind.OPT_OUT,
+                created_at__gte=campaign.launched_at,
+                contact_id__isnull=False,
+            )
+            .filter(_recipient_of(campaign.pk))
+            .aggregate(n=Count("contact_id", distinct=True))["n"]
+        )
+    return Engagement(
+        clicks_unique=clicks["unique"],
+        clicks_total=clicks["total"],
+        replied=replied,
+        opted_out=opted_out,
+    )
+
+
+def link_clicks(campaign_id: int) -> list[LinkClicks]:
+    links = (
+        CampaignLink.objects.filter(campaign_id=campaign_id)
+        .annotate(total=Count("clicks"), unique=Count("clicks__message_id", distinct=True))
+        .order_by("index")
+    )
+    return [LinkClicks(link.index, link.url, link.unique, link.total) for link in links]
+
+
+@dataclass(frozen=True)
+class FailureReason:
+    status: str
+    code: str
+    reason: str
+    count: int
+
+
+def failure_reasons(campaign_id: int, limit: int = 10) -> list[FailureReason]:
+    rows = (
+        Message.objects.filter(campaign_id=campaign_id, status__in=FAILURE_STATUSES)
+        .order_by()
+        .values_list("status", "error_code", "error_reason")
+        .annotate(n=Count("*"))
+        .order_by("-n", "error_code")[:limit]
+    )
+    return [FailureReason(status, code, reason, n) for status, code, reason, n in rows]
+
+
+# -- the delivery chart ----------------------------------------------------------------
+
+
+def _per_minute(campaign_id: int, column: str) -> dict[datetime, int]:
+    rows = (
+        Message.objects.filter(campaign_id=campaign_id, **{f"{column}__isnull": False})
+        .order_by()
+        .values_list(TruncMinute(column))
+        .annotate(n=Count("*"))
+    )
+    return dict(rows)
+
+
+def delivery_timeline(campaign_id: int) -> dict:
+    """Sent, delivered and failed (failed or undelivered) per time bucket, for Chart.js."""
+    series = {
+        "sent": _per_minute(campaign_id, "sent_at"),
+        "delivered": _per_minute(campaign_id, "delivered_at"),
+        "failed": _per_minute(campaign_id, "failed_at"),
+    }
+    for minute, n in _per_minute(campaign_id, "undelivered_at").items():
+        series["failed"][minute] = series["failed"].get(minute, 0) + n
+    minutes = [m for values in series.values() for m in values]
+    if not minutes:
+        return {"labels": [], "bucket_minutes": 1, "sent": [], "delivered": [], "failed": []}
+    first, last = min(minutes), max(minutes)
+    span = int((last - first).total_seconds() // 60) + 1
+    bucket = next((b for b in BUCKET_MINUTES if span / b <= MAX_CHART_POINTS), BUCKET_MINUTES[-1])
+    points = span // bucket + 1
+    out: dict = {"bucket_minutes": bucket}
+    for name, values in series.items():
+        totals = [0] * points
+        for minute, n in values.items():
+            totals[int((minute - first).total_seconds() // 60) // bucket] += n
+        out[name] = totals
+    step = timedelta(minutes=bucket)
+    out["labels"] = [timezone.localtime(first + i * step).isoformat() for i in range(points)]
+    return out
+
+
+# -- recipients ------------------------------------------------------------------------
+
+RECIPIENT_FIELDS = (
+    "id",
+    "to_number",
+    "contact_id",
+    "contact__first_name",
+    "contact__last_name",
+    "status",
+    "error_code",
+    "error_reason",
+    "segments",
+    "cost",
+    "sent_at",
+    "delivered_at",
+    "undelivered_at",
+    "failed_at",
+)
+
+
+def recipients_query(campaign_id: int, *, status: str = "", number: str = ""):
+    rows = Message.objects.filter(campaign_id=campaign_id)
+    if status:
+        rows = rows.filter(status=status)
+    if number.startswith("+"):
+        rows = rows.filter(to_number=number)
+    elif number:
+        rows = rows.filter(to_number__contains=number)
+    return rows
+
+
+def _with_clicks(campaign_id: int, rows: list[dict]) -> list[dict]:
+    clicks = dict(
+        Click.objects.filter(campaign_id=campaign_id, message_id__in=[r["id"] for r in rows])
+        .order_by()
+        .values_list("message_id")
+        .annotate(n=Count("*"))
+    )
+    for row in rows:
+        row["clicks"] = clicks.get(row["id"], 0)
+    return rows
+
+
+def recipients_page(
+    campaign_id: int, *, status: str = "", number: str = "", after: int = 0, size: int = 50
+) -> tuple[list[dict], int | None]:
+    """One page in launch order (keyset on id); returns the rows and the next cursor."""
+    rows = list(
+        recipients_query(campaign_id, status=status, number=number)
+        .filter(id__gt=after)
+        .order_by("id")
+        .values(*RECIPIENT_FIELDS)[: size + 1]
+    )
+    more = len(rows) > size
+    rows = _with_clicks(campaign_id, rows[:size])
+    return rows, (rows[-1]["id"] if more else None)
+
+
+EXPORT_HEADER = [
+    "phone",
+    "first_name",
+    "last_name",
+    "status",
+    "error_code",
+    "error_reason",
+    "segments",
+    "cost",
+    "sent_at",
+    "delivered_at",
+    "undelivered_at",
+    "failed_at",
+    "clicks",
+]
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def export_csv(
+    campaign_id: int, *, status: str = "", number: str = "", chunk: int = 2000
+) -> Iterator[str]:
+    """The recipients as CSV text, read in keyset chunks (memory stays flat and no
+    transaction stays open while the client downloads). Cells that a spreadsheet
+    would run as a formula, E.164 numbers included, get a leading single quote."""
+    writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL)
+    yield "\ufeff" + writer.writerow(EXPORT_HEADER)
+    after = 0
+    while True:
+        rows, after = recipients_page(
+            campaign_id, status=status, number=number, after=after, size=chunk
+        )
+        yield "".join(
+            writer.writerow(
+                [
+                    neutralise(v)
+                    for v in (
+                        r["to_number"],
+                        r["contact__first_name"],
+                        r["contact__last_name"],
+                        r["status"],
+                        r["error_code"],
+                        r["error_reason"],
+                        r["segments"],
+                        r["cost"],
+                        r["sent_at"],
+                        r["delivered_at"],
+                        r["undelivered_at"],
+                        r["failed_at"],
+                        r["clicks"],
+                    )
+                ]
+            )
+            for r in rows
+        )
+        if after is None:
+            return
+
+
+# -- the dashboard ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DashboardTotals:
+    sent_today: int
+    sent_week: int
+    delivered_week: int
+    opt_outs_week: int
+
+    @property
+    def delivered_rate(self) -> float | None:
+        return rate(self.delivered_week, self.sent_week)
+
+
+def dashboard_totals(now: datetime | None = None) -> DashboardTotals:
+    """Outbound messages sent today and this week (Monday on), their delivered rate,
+    and opt-outs this week. Cached briefly: every dashboard load would otherwise
+    read the week's messages."""
+    local = timezone.localtime(now or timezone.now())
+    today = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    week = today - timedelta(days=today.weekday())
+    key = f"campaigns:dashboard-totals:{week.date()}:{today.date()}"
+    cached = cache.get(key)
+    if cached is not None:
+        return DashboardTotals(**cached)
+    sent = Message.objects.filter(
+        direction=Direction.OUTBOUND, created_at__gte=week - SEND_WINDOW, sent_at__gte=week
+    ).aggregate(
+        week=Count("*"),
+        today=Count("id", filter=Q(sent_at__gte=today)),
+        delivered=Count("id", filter=Q(status=Status.DELIVERED)),
+    )
+    opt_outs = ConsentEvent.objects.filter(
+        kind=ConsentEvent.Kind.OPT_OUT, created_at__gte=week
+    ).count()
+    totals = {
+        "sent_today": sent["today"],
+        "sent_week": sent["week"],
+        "delivered_week": sent["delivered"],
+        "opt_outs_week": opt_outs,
+    }
+    cache.set(key, totals, DASHBOARD_CACHE_SECONDS)
+    return DashboardTotals(**totals)
+
+
+@dataclass(frozen=True)
+class RecentCampaign:
+    campaign: Campaign
+    counts: CampaignCounts
+
+
+def recent_campaigns(limit: int = 5) -> list[RecentCampaign]:
+    campaigns = list(Campaign.objects.order_by("-created_at", "-id")[:limit])
+    counts = campaign_counts_many(c.pk for c in campaigns)
+    return [RecentCampaign(c, counts[c.pk]) for c in campaigns]
