@@ -7,6 +7,7 @@ from contacts import services
 from contacts.forms import BulkActionForm, ContactFilterForm, ContactForm
 from contacts.models import Contact, ContactList, ListMembership
 from contacts.search import search
+from smsworks.pagination import keyset_page
 from smsworks.permissions import can, require
 
 PAGE_SIZE = 50
@@ -36,26 +37,17 @@ def _filtered(request) -> tuple[ContactFilterForm, object]:
 @require("contacts_view")
 def contact_list(request):
     form, contacts = _filtered(request)
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        contacts = contacts.filter(id__lt=int(before))
-    page = list(contacts.order_by("-id")[: PAGE_SIZE + 1])
-    has_more = len(page) > PAGE_SIZE
-    page = page[:PAGE_SIZE]
-    query = request.GET.copy()
-    query.pop("before", None)
-    if has_more:
-        query["before"] = page[-1].id
+    page = keyset_page(request, contacts, PAGE_SIZE)
     return render(
         request,
         "contacts/contact_list.html",
         {
             "form": form,
-            "page": page,
-            "next_query": query.urlencode() if has_more else "",
+            "page": page.items,
+            "next_query": page.next_query,
             "lists": ContactList.objects.all(),
             "can_manage": can(request.user, "contacts_manage"),
-            "first_page": not before,
+            "first_page": page.first,
         },
     )
 

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_POST
 from contacts.forms import ManualOptInForm, ManualOptOutForm
 from contacts.models import ConsentEvent, Source, Suppression
 from contacts.services import contact_opt_in, contact_opt_out
+from smsworks.pagination import keyset_page
 from smsworks.permissions import can, require
 
 PAGE_SIZE = 50
@@ -15,27 +16,18 @@ PAGE_SIZE = 50
 def optout_list(request):
     q = request.GET.get("q", "").strip()
     source = request.GET.get("source", "")
-    suppressions = Suppression.objects.select_related("contact").order_by("-id")
+    suppressions = Suppression.objects.select_related("contact")
     if q:
         suppressions = suppressions.filter(phone__contains=q.replace(" ", ""))
     if source in Source.values:
         suppressions = suppressions.filter(source=source)
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        suppressions = suppressions.filter(id__lt=int(before))
-    page = list(suppressions[: PAGE_SIZE + 1])
-    has_more = len(page) > PAGE_SIZE
-    page = page[:PAGE_SIZE]
-    query = request.GET.copy()
-    query.pop("before", None)
-    if has_more:
-        query["before"] = page[-1].id
+    page = keyset_page(request, suppressions, PAGE_SIZE)
     return render(
         request,
         "contacts/optout_list.html",
         {
-            "page": page,
-            "next_query": query.urlencode() if has_more else "",
+            "page": page.items,
+            "next_query": page.next_query,
             "q": q,
             "source": source,
             "sources": Source.choices,

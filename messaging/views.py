@@ -12,6 +12,7 @@ from messaging import encoding
 from messaging.forms import MessageFilterForm, ProviderAccountForm, SenderForm, TestSendForm
 from messaging.models import Message, ProviderAccount, Sender
 from messaging.services import SendRefused, message_send, webhook_url
+from smsworks.pagination import keyset_page
 from smsworks.permissions import require
 
 PAGE_SIZE = 50
@@ -107,7 +108,7 @@ def sender_test(request, pk: int):
 @require("messages_view")
 def message_log(request):
     form = MessageFilterForm(request.GET or None)
-    messages = Message.objects.select_related("sender").order_by("-id")
+    messages = Message.objects.select_related("sender")
     if form.is_valid():
         data = form.cleaned_data
         if data["status"]:
@@ -131,20 +132,11 @@ def message_log(request):
             messages = messages.filter(
                 created_at__lte=datetime.combine(data["date_to"], time.max, tzinfo=tz)
             )
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        messages = messages.filter(id__lt=int(before))
-    page = list(messages[: PAGE_SIZE + 1])
-    has_more = len(page) > PAGE_SIZE
-    page = page[:PAGE_SIZE]
-    query = request.GET.copy()
-    query.pop("before", None)
-    if has_more:
-        query["before"] = page[-1].id
+    page = keyset_page(request, messages, PAGE_SIZE)
     return render(
         request,
         "messaging/message_log.html",
-        {"form": form, "page": page, "next_query": query.urlencode() if has_more else ""},
+        {"form": form, "page": page.items, "next_query": page.next_query},
     )
 
 
