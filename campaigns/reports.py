@@ -16,13 +16,13 @@ from decimal import Decimal
 
 from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Q, Sum
-from django.db.models.functions import TruncMinute
+from django.db.models.functions import Coalesce, TruncMinute
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignLink, Click
 from contacts.exports import neutralise
 from contacts.models import ConsentEvent
-from messaging.models import Direction, Message, Status
+from messaging.models import Direction, Message, Sender, Status
 
 LIVE_STATUSES = (Campaign.Status.LAUNCHING, Campaign.Status.SENDING, Campaign.Status.PAUSED)
 FAILURE_STATUSES = (Status.FAILED, Status.UNDELIVERED, Status.EXPIRED)
@@ -30,6 +30,10 @@ FAILURE_STATUSES = (Status.FAILED, Status.UNDELIVERED, Status.EXPIRED)
 MAX_CHART_POINTS = 240
 BUCKET_MINUTES = (1, 2, 5, 10, 15, 30, 60, 120, 240, 360, 720, 1440)
 DASHBOARD_CACHE_SECONDS = 30
+# Campaigns of at least this many messages share report snapshots (campaign_snapshot).
+SNAPSHOT_MIN_MESSAGES = 100_000
+SNAPSHOT_SECONDS_LIVE = 2
+SNAPSHOT_SECONDS_DONE = 30
 # Dashboard totals read messages created at most this long before the period began
 # (a message is sent within hours of its launch), so the created_at index bounds them.
 SEND_WINDOW = timedelta(days=7)
@@ -132,17 +136,18 @@ def campaign_counts(campaign_id: int) -> CampaignCounts:
 
 
 def campaign_counts_many(campaign_ids: Iterable[int]) -> dict[int, CampaignCounts]:
-    """The counts of several campaigns in one query (GROUP BY campaign_id, status)."""
+    """The status counts (no cost) of several campaigns in one query
+    (GROUP BY campaign_id, status): an index-only scan of the campaign-status index."""
     ids = list(campaign_ids)
     grouped: dict[int, list] = {pk: [] for pk in ids}
     rows = (
         Message.objects.filter(campaign_id__in=ids)
         .order_by()
         .values_list("campaign_id", "status")
-        .annotate(n=Count("*"), cost=Sum("cost"))
+        .annotate(n=Count("*"))
     )
-    for campaign_id, status, n, cost in rows:
-        grouped[campaign_id].append((status, n, cost))
+    for campaign_id, status, n in rows:
+        grouped[campaign_id].append((status, n, None))
     return {pk: _counts(rows) for pk, rows in grouped.items()}
 
 
@@ -160,6 +165,7 @@ class Engagement:
     clicks_total: int = 0
     replied: int = 0
     opted_out: int = 0
+    links: tuple[LinkClicks, ...] = ()
 
 
 def _recipient_of(campaign_id: int) -> Exists:
@@ -169,45 +175,70 @@ def _recipient_of(campaign_id: int) -> Exists:
     )
 
 
-def engagement(campaign: Campaign) -> Engagement:
-    clicks = Click.objects.filter(campaign_id=campaign.pk).aggregate(
-        total=Count("*"), unique=Count("message_id", distinct=True)
+def _clicks(campaign_id: int) -> tuple[int, int, tuple[LinkClicks, ...]]:
+    """(unique, total, per link): one grouped query over the campaign's clicks."""
+    per_link = dict(
+        (link_id, (unique, total))
+        for link_id, unique, total in Click.objects.filter(campaign_id=campaign_id)
+        .order_by()
+        .values_list("link_id")
+        .annotate(unique=Count("message_id", distinct=True), total=Count("*"))
     )
-    replied = opted_out = 0
-    if campaign.launched_at:
-        replied = (
-            Message.objects.filter(
-                direction=Direction.INBOUND,
-                created_at__gte=campaign.launched_at,
-                contact_id__isnull=False,
-            )
-            .filter(_recipient_of(campaign.pk))
-            .aggregate(n=Count("contact_id", distinct=True))["n"]
-        )
-        opted_out = (
-            ConsentEvent.objects.filter(
-                kind=ConsentEvent.Kind.OPT_OUT,
-                created_at__gte=campaign.launched_at,
-                contact_id__isnull=False,
-            )
-            .filter(_recipient_of(campaign.pk))
-            .aggregate(n=Count("contact_id", distinct=True))["n"]
-        )
-    return Engagement(
-        clicks_unique=clicks["unique"],
-        clicks_total=clicks["total"],
-        replied=replied,
-        opted_out=opted_out,
-    )
-
-
-def link_clicks(campaign_id: int) -> list[LinkClicks]:
-    links = (
-        CampaignLink.objects.filter(campaign_id=campaign_id)
-        .annotate(total=Count("clicks"), unique=Count("clicks__message_id", distinct=True))
+    links = tuple(
+        LinkClicks(index, url, *per_link.get(pk, (0, 0)))
+        for pk, index, url in CampaignLink.objects.filter(campaign_id=campaign_id)
         .order_by("index")
+        .values_list("pk", "index", "url")
     )
-    return [LinkClicks(link.index, link.url, link.unique, link.total) for link in links]
+    total = sum(t for _, t in per_link.values())
+    if len(per_link) > 1:  # a recipient may have clicked several links
+        unique = Click.objects.filter(campaign_id=campaign_id).aggregate(
+            n=Count("message_id", distinct=True)
+        )["n"]
+    else:
+        unique = sum(u for u, _ in per_link.values())
+    return unique, total, links
+
+
+def _replied(campaign: Campaign) -> int:
+    """Recipients who texted one of our numbers after the launch. Inbound texts are
+    found through message_by_to_idx (to_number = our number, created_at after the
+    launch), so the campaign's own million outbound rows are never read."""
+    our_numbers = list(Sender.objects.values_list("value", flat=True))
+    return (
+        Message.objects.filter(
+            direction=Direction.INBOUND,
+            to_number__in=our_numbers,
+            created_at__gte=campaign.launched_at,
+            contact_id__isnull=False,
+        )
+        .filter(_recipient_of(campaign.pk))
+        .aggregate(n=Count("contact_id", distinct=True))["n"]
+    )
+
+
+def _opted_out(campaign: Campaign) -> int:
+    return (
+        ConsentEvent.objects.filter(
+            kind=ConsentEvent.Kind.OPT_OUT,
+            created_at__gte=campaign.launched_at,
+            contact_id__isnull=False,
+        )
+        .filter(_recipient_of(campaign.pk))
+        .aggregate(n=Count("contact_id", distinct=True))["n"]
+    )
+
+
+def engagement(campaign: Campaign) -> Engagement:
+    unique, total, links = _clicks(campaign.pk)
+    launched = campaign.launched_at is not None
+    return Engagement(
+        clicks_unique=unique,
+        clicks_total=total,
+        replied=_replied(campaign) if launched else 0,
+        opted_out=_opted_out(campaign) if launched else 0,
+        links=links,
+    )
 
 
 @dataclass(frozen=True)
@@ -229,32 +260,76 @@ def failure_reasons(campaign_id: int, limit: int = 10) -> list[FailureReason]:
     return [FailureReason(status, code, reason, n) for status, code, reason, n in rows]
 
 
+# -- the report as a whole -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    counts: CampaignCounts
+    engagement: Engagement
+    failures: tuple[FailureReason, ...]
+    taken_at: datetime
+
+
+def campaign_snapshot(campaign: Campaign) -> Snapshot:
+    """Everything the report's summary shows.
+
+    A large campaign's figures take a few hundred milliseconds to count, and its
+    report is polled by everyone watching it: viewers then share one snapshot for a
+    moment (shorter than the polling interval while it sends). Small campaigns are
+    counted afresh on every request."""
+
+    def take() -> Snapshot:
+        return Snapshot(
+            counts=campaign_counts(campaign.pk),
+            engagement=engagement(campaign),
+            failures=tuple(failure_reasons(campaign.pk)),
+            taken_at=timezone.now(),
+        )
+
+    if campaign.recipients + campaign.suppressed < SNAPSHOT_MIN_MESSAGES:
+        return take()
+    live = campaign.status in LIVE_STATUSES
+    return cache.get_or_set(
+        snapshot_key(campaign.pk),
+        take,
+        SNAPSHOT_SECONDS_LIVE if live else SNAPSHOT_SECONDS_DONE,
+    )
+
+
+def snapshot_key(campaign_id: int) -> str:
+    return f"campaigns:report:{campaign_id}"
+
+
 # -- the delivery chart ----------------------------------------------------------------
 
 
-def _per_minute(campaign_id: int, column: str) -> dict[datetime, int]:
+def delivery_timeline(campaign_id: int) -> dict:
+    """Sent, delivered and failed (failed or undelivered) per time bucket, for Chart.js.
+
+    One pass over the campaign's rows: grouped by the minutes of all three events at
+    once (a receipt comes minutes after its send, so the combinations stay few), then
+    split into three series here."""
     rows = (
-        Message.objects.filter(campaign_id=campaign_id, **{f"{column}__isnull": False})
+        Message.objects.filter(campaign_id=campaign_id)
+        .filter(Q(sent_at__isnull=False) | Q(failed_at__isnull=False))
         .order_by()
-        .values_list(TruncMinute(column))
+        .values_list(
+            TruncMinute("sent_at"),
+            TruncMinute("delivered_at"),
+            TruncMinute(Coalesce("failed_at", "undelivered_at")),
+        )
         .annotate(n=Count("*"))
     )
-    return dict(rows)
-
-
-def delivery_timeline(campaign_id: int) -> dict:
-    """Sent, delivered and failed (failed or undelivered) per time bucket, for Chart.js."""
-    series = {
-        "sent": _per_minute(campaign_id, "sent_at"),
-        "delivered": _per_minute(campaign_id, "delivered_at"),
-        "failed": _per_minute(campaign_id, "failed_at"),
-    }
-    for minute, n in _per_minute(campaign_id, "undelivered_at").items():
-        series["failed"][minute] = series["failed"].get(minute, 0) + n
-    minutes = [m for values in series.values() for m in values]
-    if not minutes:
+    series: dict[str, dict[datetime, int]] = {"sent": {}, "delivered": {}, "failed": {}}
+    for *minutes, n in rows:
+        for name, minute in zip(series, minutes, strict=True):
+            if minute is not None:
+                series[name][minute] = series[name].get(minute, 0) + n
+    every = [m for values in series.values() for m in values]
+    if not every:
         return {"labels": [], "bucket_minutes": 1, "sent": [], "delivered": [], "failed": []}
-    first, last = min(minutes), max(minutes)
+    first, last = min(every), max(every)
     span = int((last - first).total_seconds() // 60) + 1
     bucket = next((b for b in BUCKET_MINUTES if span / b <= MAX_CHART_POINTS), BUCKET_MINUTES[-1])
     points = span // bucket + 1
@@ -315,16 +390,22 @@ def _with_clicks(campaign_id: int, rows: list[dict]) -> list[dict]:
 def recipients_page(
     campaign_id: int, *, status: str = "", number: str = "", after: int = 0, size: int = 50
 ) -> tuple[list[dict], int | None]:
-    """One page in launch order (keyset on id); returns the rows and the next cursor."""
+    """One page of recipients in contact order (the launch's order); returns the rows
+    and the cursor of the next page.
+
+    The keyset is the contact id, so the (campaign_id, contact_id) unique index serves
+    every page in a few reads wherever the campaign's rows lie in the table (an id
+    keyset would walk the primary key past other campaigns' rows). Messages whose
+    contact has since been deleted are counted in the report but not listed."""
     rows = list(
         recipients_query(campaign_id, status=status, number=number)
-        .filter(id__gt=after)
-        .order_by("id")
+        .filter(contact_id__gt=after)
+        .order_by("contact_id")
         .values(*RECIPIENT_FIELDS)[: size + 1]
     )
     more = len(rows) > size
     rows = _with_clicks(campaign_id, rows[:size])
-    return rows, (rows[-1]["id"] if more else None)
+    return rows, (rows[-1]["contact_id"] if more else None)
 
 
 EXPORT_HEADER = [
@@ -442,6 +523,13 @@ class RecentCampaign:
 
 
 def recent_campaigns(limit: int = 5) -> list[RecentCampaign]:
+    """The newest campaigns with their status counts (cached with the dashboard's
+    totals: a recent campaign may hold a million messages)."""
     campaigns = list(Campaign.objects.order_by("-created_at", "-id")[:limit])
-    counts = campaign_counts_many(c.pk for c in campaigns)
+    ids = [c.pk for c in campaigns]
+    key = "campaigns:dashboard-recent:" + ",".join(map(str, ids))
+    counts = cache.get(key)
+    if counts is None:
+        counts = campaign_counts_many(ids)
+        cache.set(key, counts, DASHBOARD_CACHE_SECONDS)
     return [RecentCampaign(c, counts[c.pk]) for c in campaigns]

@@ -5,6 +5,7 @@ dispatch_due finds due messages again within seconds."""
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import shared_task
 from django.core.cache import cache
@@ -40,11 +41,27 @@ def dispatch_sender(sender_id: int, lane: str) -> dict:
 def dispatch_due() -> int:
     pairs = dispatch.due_lanes()
     for sender_id, lane in pairs:
-        kick_dispatch(sender_id, lane)
+        # A running dispatch re-enqueues itself until its lane is empty. Starting another
+        # on every tick (the kick key lasts 1 s, a dispatch 20 s) filled every worker
+        # process with the same campaign, and receipts and inbound texts waited behind it.
+        if not dispatch.lane_running(sender_id, lane):
+            kick_dispatch(sender_id, lane)
     return len(pairs)
 
 
+# When this process last asked for an apply_receipts run (time.monotonic()).
+_receipts_kicked_at = -1.0
+
+
 def kick_receipts() -> None:
+    """Start applying receipts unless that was asked a moment ago. Called on every
+    receipt webhook: within half a second of its own last ask a process does not
+    even ask Redis (the shared 1 s key would refuse it in most cases anyway)."""
+    global _receipts_kicked_at
+    now = time.monotonic()
+    if now - _receipts_kicked_at < 0.5:
+        return
+    _receipts_kicked_at = now
     try:
         if cache.add("messaging:kick:receipts", 1, timeout=1):
             apply_receipts.apply_async(countdown=0.2)

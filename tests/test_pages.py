@@ -39,8 +39,30 @@ def _field(world):
     return {"pk": world["field"].pk}
 
 
+def _list(world):
+    return {"pk": world["list"].pk}
+
+
+def _segment(world):
+    return {"pk": world["segment"].pk}
+
+
+def _import(world):
+    return {"pk": world["import"].pk}
+
+
+def _export(world):
+    return {"pk": world["export"].pk}
+
+
 def _message(world):
     return {"uuid": world["message"].uuid}
+
+
+def _draft_campaign(world):
+    from tests.factories import CampaignFactory
+
+    return {"pk": CampaignFactory(sender=world["sender"]).pk}
 
 
 # (url name, kwargs from the users fixture, expected status by role)
@@ -75,10 +97,115 @@ PAGES = [
     ("contacts:optouts", None, ADMIN_AND_SUPPORT),
     ("contacts:optout_add", None, POST_ONLY_ADMIN),
     ("contacts:optout_remove", None, POST_ONLY_ADMIN),
+    ("contacts:lists", None, EVERYONE),
+    ("contacts:list_create", None, ADMIN_AND_MARKETER),
+    ("contacts:list_detail", _list, EVERYONE),
+    ("contacts:list_edit", _list, ADMIN_AND_MARKETER),
+    ("contacts:list_remove_members", _list, POST_ONLY_MANAGERS),
+    ("contacts:list_delete", _list, ADMIN_AND_MARKETER),
+    ("contacts:segments", None, EVERYONE),
+    ("contacts:segment_create", None, ADMIN_AND_MARKETER),
+    ("contacts:segment_preview", None, POST_ONLY_MANAGERS),
+    ("contacts:segment_detail", _segment, EVERYONE),
+    ("contacts:segment_edit", _segment, ADMIN_AND_MARKETER),
+    ("contacts:segment_delete", _segment, ADMIN_AND_MARKETER),
+    ("contacts:import_upload", None, ADMIN_AND_MARKETER),
+    ("contacts:import_detail", _import, ADMIN_AND_MARKETER),
+    ("contacts:import_map", _import, ADMIN_AND_MARKETER),
+    ("contacts:import_progress", _import, ADMIN_AND_MARKETER),
+    ("contacts:import_errors", _import, ADMIN_AND_MARKETER),
+    ("contacts:export", None, ADMIN_AND_MARKETER),
+    ("contacts:export_optouts", None, ADMIN_AND_SUPPORT),
+    ("contacts:export_detail", _export, ADMIN_AND_MARKETER),
+    ("contacts:export_progress", _export, ADMIN_AND_MARKETER),
+    ("contacts:export_download", _export, ADMIN_AND_MARKETER),
+    ("campaigns:list", None, ADMIN_AND_MARKETER),
+    ("campaigns:create", None, ADMIN_AND_MARKETER),
+    ("campaigns:estimate", None, POST_ONLY_MANAGERS),
+    ("campaigns:test_send", None, POST_ONLY_MANAGERS),
+    ("campaigns:settings", None, ADMIN_ONLY),
+    ("campaigns:detail", _draft_campaign, ADMIN_AND_MARKETER),
+    ("campaigns:edit", _draft_campaign, ADMIN_AND_MARKETER),
+    ("campaigns:approve", _draft_campaign, POST_ONLY_ADMIN),
+    ("campaigns:reject", _draft_campaign, POST_ONLY_ADMIN),
+    ("campaigns:pause", _draft_campaign, POST_ONLY_MANAGERS),
+    ("campaigns:resume", _draft_campaign, POST_ONLY_MANAGERS),
+    ("campaigns:cancel", _draft_campaign, ADMIN_AND_MARKETER),
+    ("campaigns:report", _draft_campaign, ADMIN_AND_MARKETER),
+    ("campaigns:report_live", _draft_campaign, ADMIN_AND_MARKETER),
+    ("campaigns:report_timeline", _draft_campaign, ADMIN_AND_MARKETER),
+    ("campaigns:report_recipients", _draft_campaign, ADMIN_AND_MARKETER),
+    ("campaigns:report_export", _draft_campaign, ADMIN_AND_MARKETER),
+]
+
+# --- the inbox ---
+INBOX = ADMIN_AND_SUPPORT
+INBOX_POST = {"admin": 405, "marketer": DENIED, "support": 405}
+# The live poll answers 204 when nothing changed since its cursors.
+INBOX_POLL = {"admin": 204, "marketer": DENIED, "support": 204}
+
+
+def _conversation(world):
+    from inbox.models import Conversation
+
+    conversation, _ = Conversation.objects.get_or_create(
+        contact_number=world["contact"].phone,
+        platform_number=world["sender"].value,
+        defaults={"sender": world["sender"], "contact": world["contact"]},
+    )
+    return {"pk": conversation.pk}
+
+
+def _shared_canned(world):
+    from inbox.models import CannedReply
+
+    return {"pk": CannedReply.objects.get_or_create(title="Hours", body="9-5")[0].pk}
+
+
+def _canned_insert(world):
+    return {"pk": _conversation(world)["pk"], "canned_pk": _shared_canned(world)["pk"]}
+
+
+def _rule(world):
+    from inbox.models import Rule
+
+    return {"pk": Rule.objects.get_or_create(name="Page rule")[0].pk}
+
+
+def _label(world):
+    from inbox.models import Label
+
+    return {"pk": Label.objects.get_or_create(name="VIP")[0].pk}
+
+
+PAGES += [
+    ("inbox:index", None, INBOX),
+    ("inbox:list", None, INBOX),
+    ("inbox:poll", None, INBOX_POLL),
+    ("inbox:conversation", _conversation, INBOX),
+    ("inbox:reply", _conversation, INBOX_POST),
+    ("inbox:note", _conversation, INBOX_POST),
+    ("inbox:assign", _conversation, INBOX_POST),
+    ("inbox:status", _conversation, INBOX_POST),
+    ("inbox:label", _conversation, INBOX_POST),
+    ("inbox:canned_insert", _canned_insert, INBOX),
+    ("inbox:canned", None, INBOX),
+    ("inbox:canned_create", None, INBOX),
+    ("inbox:canned_edit", _shared_canned, ADMIN_ONLY),
+    ("inbox:canned_delete", _shared_canned, INBOX_POST),
+    ("inbox:rules", None, ADMIN_ONLY),
+    ("inbox:rule_create", None, ADMIN_ONLY),
+    ("inbox:rule_detail", _rule, ADMIN_ONLY),
+    ("inbox:rule_edit", _rule, ADMIN_ONLY),
+    ("inbox:rule_delete", _rule, POST_ONLY_ADMIN),
+    ("inbox:labels", None, ADMIN_ONLY),
+    ("inbox:label_delete", _label, POST_ONLY_ADMIN),
 ]
 # Reached without a session: the login page, and provider webhooks, which prove
 # themselves with a signature instead (tests/messaging/test_webhooks.py).
 PUBLIC = {"login", "logout", "messaging:webhook_receipts", "messaging:webhook_inbound"}
+# Short links (/l/<code>) are tapped by SMS recipients (tests/campaigns/test_links.py).
+PUBLIC |= {"short_link"}
 # Django's own admin (staff only) is outside the product's role system.
 IGNORED_NAMESPACES = {"admin"}
 
@@ -98,12 +225,24 @@ def _names(resolver: URLResolver, prefix: str = "") -> set[str]:
 
 @pytest.fixture
 def world(users_by_role):
-    from contacts.models import CustomField
-    from tests.factories import ContactFactory, MessageFactory
+    from django.core.files.base import ContentFile
+
+    from contacts.models import CustomField, ExportJob, ImportJob, Segment
+    from tests.factories import ContactFactory, ContactListFactory, MessageFactory
 
     contact = ContactFactory()
     message = MessageFactory(contact=contact, to_number=contact.phone)
+    import_job = ImportJob(original_name="people.csv", created_by=users_by_role["admin"])
+    import_job.file.save("people.csv", ContentFile(b"phone\n07912345678\n"))
+    export_job = ExportJob.objects.create(
+        created_by=users_by_role["admin"], status="done", rows_total=1, rows_done=1
+    )
+    export_job.file.save("contacts.csv", ContentFile(b"phone\n"))
     return {
+        "list": ContactListFactory(),
+        "segment": Segment.objects.create(name="Everyone in GB", rules=[]),
+        "import": import_job,
+        "export": export_job,
         "contact": contact,
         "field": CustomField.objects.create(key="plan", label="Plan"),
         **users_by_role,

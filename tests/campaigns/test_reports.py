@@ -241,6 +241,7 @@ def test_the_report_polls_while_sending_and_stops_when_done(client, marketer_use
 
     assert b"hx-trigger" not in done.content
     assert b'data-live="false"' in done.content
+    assert b'hx-swap-oob="true"' in done.content and b"Completed" in done.content
 
 
 def test_the_timeline_endpoint_answers_json(client, marketer_user, launched):
@@ -285,10 +286,19 @@ def test_the_recipients_table_pages_with_a_keyset(client, marketer_user, launche
         pages += 1
         if not response.context["next_query"]:
             break
-        query = {"after": rows[-1]["id"]}
+        query = {"after": rows[-1]["contact_id"]}
 
     assert pages == 4
-    assert seen == sorted(m.pk for m in messages)
+    assert seen == [m.pk for m in sorted(messages, key=lambda m: m.contact_id)]
+
+
+def test_a_page_is_two_queries_whatever_the_size(launched, django_assert_num_queries):
+    campaign, _ = launched
+
+    with django_assert_num_queries(2):  # the rows (with their contact), their clicks
+        rows, cursor = reports.recipients_page(campaign.pk, size=4)
+
+    assert len(rows) == 4 and cursor == rows[-1]["contact_id"]
 
 
 def test_bad_filter_input_is_ignored_not_an_error(client, marketer_user, launched):
@@ -419,3 +429,22 @@ def test_support_sees_no_campaign_panel(client, support_user, launched):
     client.force_login(support_user)
 
     assert b"dashboard-campaigns" not in client.get(reverse("dashboard")).content
+
+
+def test_a_large_campaigns_viewers_share_a_snapshot_for_a_moment(launched):
+    campaign, messages = launched
+    first = reports.campaign_snapshot(campaign)
+    Message.objects.filter(pk=messages[0].pk).update(status="delivered")
+
+    assert reports.campaign_snapshot(campaign).counts.delivered == 7  # small: always fresh
+
+    Campaign.objects.filter(pk=campaign.pk).update(recipients=reports.SNAPSHOT_MIN_MESSAGES)
+    campaign.refresh_from_db()
+    shared = reports.campaign_snapshot(campaign)
+    Message.objects.filter(pk=messages[1].pk).update(status="delivered")
+
+    again = reports.campaign_snapshot(campaign)
+    assert again.counts.delivered == shared.counts.delivered == 7  # from the cache
+    assert again.taken_at == shared.taken_at > first.taken_at
+    cache.delete(reports.snapshot_key(campaign.pk))
+    assert reports.campaign_snapshot(campaign).counts.delivered == 8
