@@ -155,7 +155,9 @@ class ListMembership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["contact_list", "contact"], name="list_member_once")
         ]
-        indexes = [models.Index(fields=["contact", "contact_list"], name="membership_by_contact_idx")]
+        indexes = [
+            models.Index(fields=["contact", "contact_list"], name="membership_by_contact_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.contact_id} in {self.contact_list_id}"
@@ -205,7 +207,9 @@ class ImportJob(models.Model):
     # Column index (as text) -> field name ("phone", "first_name", "custom:plan", ...)
     mapping = models.JSONField(default=dict, blank=True)
     list_ids = models.JSONField(default=list, blank=True)
-    on_existing = models.CharField(max_length=10, choices=OnExisting.choices, default=OnExisting.UPDATE)
+    on_existing = models.CharField(
+        max_length=10, choices=OnExisting.choices, default=OnExisting.UPDATE
+    )
     consent_source = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.PENDING)
     rows_total = models.BigIntegerField(default=0)  # estimate until done

@@ -2,6 +2,7 @@
 from the environment (see .env.example); smsworks.config does the reading."""
 
 import os
+from pathlib import Path
 
 import environ
 from celery.schedules import crontab  # noqa: F401 - available to beat schedules below
@@ -117,7 +118,7 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or VAR_DIR / "media")
 # WhiteNoise serves from STATIC_ROOT (filled by collectstatic in production) and
 # from the finders in development; it only warns when the folder is missing.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)

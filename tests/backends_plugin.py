@@ -87,6 +87,8 @@ os.environ["SMSWORKS_IGNORE_DOTENV"] = "1"
 _RUN = f"{os.getpid()}"
 _ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("REDIS_KEY_PREFIX", f"test{_RUN}:")
+# Uploads and exports of a test run stay out of the install's own var/media.
+os.environ.setdefault("MEDIA_ROOT", str(_ROOT / "var" / "test-media" / _RUN))
 os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
 # Live-server threads must not keep connections, or the test database cannot be dropped.
@@ -98,3 +100,11 @@ TESTED_ON = _choose()
 
 def pytest_report_header(config) -> str:
     return f"smsworks testing on: database = {TESTED_ON[0]}; broker = {TESTED_ON[1]}"
+
+
+def pytest_unconfigure(config) -> None:
+    import shutil
+
+    media = os.environ.get("MEDIA_ROOT", "")
+    if media.startswith(str(_ROOT / "var" / "test-media")):
+        shutil.rmtree(media, ignore_errors=True)

@@ -51,6 +51,10 @@ def _import(world):
     return {"pk": world["import"].pk}
 
 
+def _new_import(world):
+    return {"pk": world["new_import"].pk}
+
+
 def _export(world):
     return {"pk": world["export"].pk}
 
@@ -111,7 +115,7 @@ PAGES = [
     ("contacts:segment_delete", _segment, ADMIN_AND_MARKETER),
     ("contacts:import_upload", None, ADMIN_AND_MARKETER),
     ("contacts:import_detail", _import, ADMIN_AND_MARKETER),
-    ("contacts:import_map", _import, ADMIN_AND_MARKETER),
+    ("contacts:import_map", _new_import, ADMIN_AND_MARKETER),
     ("contacts:import_progress", _import, ADMIN_AND_MARKETER),
     ("contacts:import_errors", _import, ADMIN_AND_MARKETER),
     ("contacts:export", None, ADMIN_AND_MARKETER),
@@ -226,14 +230,32 @@ def _names(resolver: URLResolver, prefix: str = "") -> set[str]:
 @pytest.fixture
 def world(users_by_role):
     from django.core.files.base import ContentFile
+    from django.core.files.uploadedfile import SimpleUploadedFile
 
+    from contacts import imports
     from contacts.models import CustomField, ExportJob, ImportJob, Segment
     from tests.factories import ContactFactory, ContactListFactory, MessageFactory
 
     contact = ContactFactory()
     message = MessageFactory(contact=contact, to_number=contact.phone)
-    import_job = ImportJob(original_name="people.csv", created_by=users_by_role["admin"])
-    import_job.file.save("people.csv", ContentFile(b"phone\n07912345678\n"))
+    # An upload waiting for its columns to be mapped, and one that ran and rejected a row.
+    new_import = imports.import_create(
+        upload=SimpleUploadedFile("people.csv", b"phone,name\n07912345678,Ada\n"),
+        user=users_by_role["admin"],
+    )
+    import_job = ImportJob.objects.create(
+        original_name="people.csv",
+        created_by=users_by_role["admin"],
+        mapping={"0": "phone"},
+        status="done",
+        rows_total=2,
+        rows_done=2,
+        created=1,
+        invalid=1,
+    )
+    import_job.error_report.save(
+        "errors.csv", ContentFile(b"line,value,reason\n3,x,not a number\n")
+    )
     export_job = ExportJob.objects.create(
         created_by=users_by_role["admin"], status="done", rows_total=1, rows_done=1
     )
@@ -242,6 +264,7 @@ def world(users_by_role):
         "list": ContactListFactory(),
         "segment": Segment.objects.create(name="Everyone in GB", rules=[]),
         "import": import_job,
+        "new_import": new_import,
         "export": export_job,
         "contact": contact,
         "field": CustomField.objects.create(key="plan", label="Plan"),

@@ -6,120 +6,289 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contacts', '0001_initial'),
+        ("contacts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CustomField',
+            name="CustomField",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(help_text='Used in merge fields: {{ key }}', unique=True)),
-                ('label', models.CharField(max_length=100)),
-                ('kind', models.CharField(choices=[('text', 'Text'), ('number', 'Number'), ('date', 'Date'), ('boolean', 'Yes / no'), ('choice', 'Choice')], default='text', max_length=10)),
-                ('choices', models.JSONField(blank=True, default=list, help_text='For choice fields.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.SlugField(help_text="Used in merge fields: {{ key }}", unique=True)),
+                ("label", models.CharField(max_length=100)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("text", "Text"),
+                            ("number", "Number"),
+                            ("date", "Date"),
+                            ("boolean", "Yes / no"),
+                            ("choice", "Choice"),
+                        ],
+                        default="text",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "choices",
+                    models.JSONField(blank=True, default=list, help_text="For choice fields."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['label'],
+                "ordering": ["label"],
             },
         ),
         migrations.CreateModel(
-            name='ContactList',
+            name="ContactList",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("description", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ImportJob',
+            name="ImportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(upload_to='imports/')),
-                ('original_name', models.CharField(max_length=255)),
-                ('size', models.BigIntegerField(default=0)),
-                ('file_info', models.JSONField(blank=True, default=dict)),
-                ('mapping', models.JSONField(blank=True, default=dict)),
-                ('list_ids', models.JSONField(blank=True, default=list)),
-                ('on_existing', models.CharField(choices=[('update', 'Update existing contacts'), ('skip', 'Skip existing contacts')], default='update', max_length=10)),
-                ('consent_source', models.CharField(blank=True, max_length=100)),
-                ('status', models.CharField(choices=[('pending', 'Waiting to start'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='pending', max_length=10)),
-                ('rows_total', models.BigIntegerField(default=0)),
-                ('rows_done', models.BigIntegerField(default=0)),
-                ('created', models.BigIntegerField(default=0)),
-                ('updated', models.BigIntegerField(default=0)),
-                ('unchanged', models.BigIntegerField(default=0)),
-                ('invalid', models.BigIntegerField(default=0)),
-                ('duplicate', models.BigIntegerField(default=0)),
-                ('error_report', models.FileField(blank=True, upload_to='imports/errors/')),
-                ('error', models.TextField(blank=True, help_text='Why the whole job failed, if it did.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("file", models.FileField(upload_to="imports/")),
+                ("original_name", models.CharField(max_length=255)),
+                ("size", models.BigIntegerField(default=0)),
+                ("file_info", models.JSONField(blank=True, default=dict)),
+                ("mapping", models.JSONField(blank=True, default=dict)),
+                ("list_ids", models.JSONField(blank=True, default=list)),
+                (
+                    "on_existing",
+                    models.CharField(
+                        choices=[
+                            ("update", "Update existing contacts"),
+                            ("skip", "Skip existing contacts"),
+                        ],
+                        default="update",
+                        max_length=10,
+                    ),
+                ),
+                ("consent_source", models.CharField(blank=True, max_length=100)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting to start"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("rows_total", models.BigIntegerField(default=0)),
+                ("rows_done", models.BigIntegerField(default=0)),
+                ("created", models.BigIntegerField(default=0)),
+                ("updated", models.BigIntegerField(default=0)),
+                ("unchanged", models.BigIntegerField(default=0)),
+                ("invalid", models.BigIntegerField(default=0)),
+                ("duplicate", models.BigIntegerField(default=0)),
+                ("error_report", models.FileField(blank=True, upload_to="imports/errors/")),
+                (
+                    "error",
+                    models.TextField(blank=True, help_text="Why the whole job failed, if it did."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ListMembership',
+            name="ListMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('added_at', models.DateTimeField(auto_now_add=True)),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='contacts.contact')),
-                ('contact_list', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='contacts.contactlist')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("added_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="contacts.contact"
+                    ),
+                ),
+                (
+                    "contact_list",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="contacts.contactlist"
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='contactlist',
-            name='contacts',
-            field=models.ManyToManyField(related_name='lists', through='contacts.ListMembership', to='contacts.contact'),
+            model_name="contactlist",
+            name="contacts",
+            field=models.ManyToManyField(
+                related_name="lists", through="contacts.ListMembership", to="contacts.contact"
+            ),
         ),
         migrations.CreateModel(
-            name='Segment',
+            name="Segment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('match', models.CharField(choices=[('all', 'All rules (AND)'), ('any', 'Any rule (OR)')], default='all', max_length=3)),
-                ('rules', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "match",
+                    models.CharField(
+                        choices=[("all", "All rules (AND)"), ("any", "Any rule (OR)")],
+                        default="all",
+                        max_length=3,
+                    ),
+                ),
+                ("rules", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ExportJob',
+            name="ExportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scope', models.CharField(choices=[('all', 'All contacts'), ('list', 'A list'), ('segment', 'A segment'), ('opt_outs', 'Opt-outs')], default='all', max_length=10)),
-                ('status', models.CharField(choices=[('pending', 'Waiting to start'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='pending', max_length=10)),
-                ('file', models.FileField(blank=True, upload_to='exports/')),
-                ('rows_total', models.BigIntegerField(default=0)),
-                ('rows_done', models.BigIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('contact_list', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='contacts.contactlist')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('segment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='contacts.segment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[
+                            ("all", "All contacts"),
+                            ("list", "A list"),
+                            ("segment", "A segment"),
+                            ("opt_outs", "Opt-outs"),
+                        ],
+                        default="all",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting to start"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("file", models.FileField(blank=True, upload_to="exports/")),
+                ("rows_total", models.BigIntegerField(default=0)),
+                ("rows_done", models.BigIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "contact_list",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="contacts.contactlist",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "segment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="contacts.segment",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='listmembership',
-            index=models.Index(fields=['contact', 'contact_list'], name='membership_by_contact_idx'),
+            model_name="listmembership",
+            index=models.Index(
+                fields=["contact", "contact_list"], name="membership_by_contact_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='listmembership',
-            constraint=models.UniqueConstraint(fields=('contact_list', 'contact'), name='list_member_once'),
+            model_name="listmembership",
+            constraint=models.UniqueConstraint(
+                fields=("contact_list", "contact"), name="list_member_once"
+            ),
         ),
     ]

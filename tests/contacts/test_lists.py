@@ -13,7 +13,6 @@ from tests.factories import ContactFactory
 pytestmark = pytest.mark.django_db
 
 
-
 @pytest.fixture
 def newsletter() -> ContactList:
     return ContactList.objects.create(name="Newsletter")

@@ -14,7 +14,6 @@ from tests.factories import ContactFactory
 pytestmark = pytest.mark.django_db
 
 
-
 def _at(year: int, month: int, day: int) -> datetime:
     return datetime(year, month, day, 12, tzinfo=UTC)
 

@@ -33,7 +33,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(engine,
 
     with celery_worker(concurrency=1, env=env) as worker:
         tasks.kick_dispatch(sender.pk, "bulk")
-        wait_for(lambda: sim.stats()["accepted"] > 0, timeout=60, what="a batch in flight")
+        wait_for(lambda: sim.stats()["accepted"] > 0, timeout=120, what="a batch in flight")
         kill(worker)
 
     in_flight = Message.objects.filter(status=Status.SENDING).count()
