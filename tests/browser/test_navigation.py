@@ -7,7 +7,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # What each role's navigation shows today; later sections add to these sets.
 EXPECTED_ADMIN_MENU = {
-    "admin": {"Users", "Contact fields", "Providers", "Senders", "Campaign settings", "Inbox rules"},
+    "admin": {
+        "Users",
+        "Contact fields",
+        "Providers",
+        "Senders",
+        "Campaign settings",
+        "Inbox rules",
+    },
     "marketer": set(),
     "support": set(),
 }

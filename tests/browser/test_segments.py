@@ -9,7 +9,6 @@ from tests.factories import PASSWORD, ContactFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-
 @pytest.fixture
 def audience():
     CustomField.objects.create(key="plan", label="Plan", kind="choice", choices=["free", "pro"])

@@ -1,0 +1,238 @@
+"""Receipt webhook throughput: N delivery receipts (one JSON body per POST, signed with
+the account's webhook token, as The SMS Works posts them) sent to the receipts webhook
+under gunicorn by a concurrent client; a real Celery worker (and beat) applies them.
+
+    .venv/bin/python bench/receipts.py [--n 20000] [--concurrency 32]
+
+Figures: receipts/s and latency percentiles at the client; the same server's rate on
+a trivial view (the 404 page: GET of an unknown URL, through the whole middleware stack
+and the 404 template) as the baseline; and "lost": N - (receipts still pending +
+messages the receipts moved to delivered), which must be 0. Targets: >= 2,000
+receipts/s, p99 < 50 ms, >= 0.6 of the trivial view's rate, none lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from common import (
+    Figure,
+    Processes,
+    bench_sender,
+    fetch_one,
+    free_port,
+    insert_messages,
+    main,
+    percentile,
+    setup,
+    wait_until,
+)
+
+TRIVIAL_PATH = "/bench-trivial-404/"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=20_000, help="receipts to post")
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
+    parser.add_argument(
+        "--per-request", type=int, default=1, help="receipts per POST (> 1: a JSON array)"
+    )
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=4, help="gthread threads (1: sync)")
+    parser.add_argument("--trivial-n", type=int, default=10_000, help="requests for baseline")
+    parser.add_argument(
+        "--no-health-checks",
+        action="store_true",
+        help="what-if: Django's per-request connection health check off (bench/settings.py)",
+    )
+    parser.add_argument("--timeout", type=float, default=600, help="seconds for each phase")
+    return parser.parse_args()
+
+
+def receipt_bodies(sender_id: int, per_request: int) -> list[bytes]:
+    """One DELIVERED receipt per sent message, in the shape the simulator posts; one
+    object per POST body, or arrays of `per_request` of them."""
+    from messaging.models import Message
+
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    rows = Message.objects.filter(sender_id=sender_id).values_list(
+        "uuid", "provider_message_id", "to_number", "body"
+    )
+    bodies: list[dict[str, Any]] = []
+    for reference, message_id, to_number, text in rows.iterator(chunk_size=5000):
+        body = {
+            "messageid": message_id,
+            "id": message_id,
+            "customerid": "bench",
+            "batchid": "",
+            "sender": "447700900100",
+            "destination": to_number.lstrip("+"),
+            "content": text,
+            "tag": str(reference),
+            "status": "DELIVERED",
+            "created": now,
+            "modified": now,
+            "deliveredat": now,
+            "credits": 1.0,
+            "metadata": [{"key": "reference", "value": str(reference)}],
+        }
+        bodies.append(body)
+    if per_request == 1:
+        return [json.dumps(body).encode() for body in bodies]
+    return [
+        json.dumps(bodies[i : i + per_request]).encode() for i in range(0, len(bodies), per_request)
+    ]
+
+
+async def hammer(
+    url: str, bodies: list[bytes] | None, count: int, concurrency: int, timeout: float
+) -> tuple[float, list[float], int]:
+    """POST each body (GET when bodies is None) `count` times with `concurrency` in
+    flight. Returns (elapsed seconds, latencies in ms, non-2xx answers)."""
+    latencies: list[float] = []
+    errors = 0
+    next_index = iter(range(count))
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    client_timeout = aiohttp.ClientTimeout(total=30)
+    headers = {"Content-Type": "application/json"}
+    async with aiohttp.ClientSession(connector=connector, timeout=client_timeout) as session:
+
+        async def one_client() -> None:
+            nonlocal errors
+            for i in next_index:
+                started = time.perf_counter()
+                if bodies is None:
+                    request = session.get(url)
+                else:
+                    request = session.post(url, data=bodies[i], headers=headers)
+                async with request as answer:
+                    await answer.read()
+                    ok = 200 <= answer.status < 300 or (bodies is None and answer.status == 404)
+                latencies.append((time.perf_counter() - started) * 1000)
+                errors += not ok
+
+        started = time.perf_counter()
+        clients = [one_client() for _ in range(concurrency)]
+        await asyncio.wait_for(asyncio.gather(*clients), timeout)
+        elapsed = time.perf_counter() - started
+    return elapsed, latencies, errors
+
+
+def run() -> tuple[list[Figure], dict[str, Any]]:
+    args = parse_args()
+    if args.no_health_checks:
+        os.environ["BENCH_CONN_HEALTH_CHECKS"] = "off"
+    web_port = free_port()
+    web_url = f"http://127.0.0.1:{web_port}"
+    setup(web_url=web_url)
+    from messaging.services import webhook_url
+
+    with Processes() as procs:
+        procs.gunicorn(web_port, workers=args.web_workers, threads=args.threads)
+        procs.worker("worker", queues="transactional,bulk,default", concurrency=2, web_url=web_url)
+        procs.beat(web_url=web_url)
+        # No provider is called: the messages are already sent.
+        sender = bench_sender(base_url="http://127.0.0.1:9", token="", rate=1000)
+        insert_messages(sender=sender, n=args.n, status="sent")
+        bodies = receipt_bodies(sender.pk, args.per_request)
+        url = webhook_url(sender.account, "receipts")
+
+        # Warm both paths (imports, connections), then measure the trivial view first.
+        asyncio.run(hammer(web_url + TRIVIAL_PATH, None, 200, args.concurrency, args.timeout))
+        trivial_s, trivial_ms, trivial_errors = asyncio.run(
+            hammer(web_url + TRIVIAL_PATH, None, args.trivial_n, args.concurrency, args.timeout)
+        )
+        trivial_rate = args.trivial_n / trivial_s
+        print(f"trivial view (GET {TRIVIAL_PATH} -> 404): {trivial_rate:.0f} req/s")
+
+        elapsed, latencies, errors = asyncio.run(
+            hammer(url, bodies, len(bodies), args.concurrency, args.timeout)
+        )
+        answered = time.perf_counter()
+        rate = args.n / elapsed
+        print(f"receipts: {rate:.0f}/s, {errors} not accepted; waiting for them to be applied")
+
+        def counts() -> tuple[int, int]:
+            return fetch_one(
+                "SELECT (SELECT count(*) FROM messaging_pendingreceipt), "
+                "(SELECT count(*) FROM messaging_message WHERE status = 'delivered')"
+            )
+
+        wait_until(
+            lambda: counts()[0] == 0,
+            timeout=args.timeout,
+            what="receipts applied",
+            interval=0.2,
+            procs=procs,
+        )
+        drained = time.perf_counter() - answered
+        pending, applied = counts()
+
+    lost = args.n - (pending + applied)
+    p99 = percentile(latencies, 99)
+    server = f"gunicorn-{args.web_workers}x" + (
+        f"gthread{args.threads}" if args.threads > 1 else "sync"
+    )
+    figures = [
+        Figure(
+            "receipts.rate",
+            rate,
+            "receipts/s",
+            baseline=trivial_rate,
+            target=2000,
+            note=f"{server}, {args.concurrency} in flight, {args.per_request} per POST",
+        ),
+        Figure(
+            "receipts.rate_vs_trivial",
+            rate / trivial_rate,
+            "x",
+            target=0.6,
+            note=f"trivial view: GET {TRIVIAL_PATH} (404 page)",
+        ),
+        Figure("receipts.p50", percentile(latencies, 50), "ms"),
+        Figure(
+            "receipts.p99",
+            p99,
+            "ms",
+            baseline=percentile(trivial_ms, 99),
+            target=50,
+            higher_is_better=False,
+            note="baseline: the trivial view's p99",
+        ),
+        Figure("receipts.errors", errors, "answers", target=0, higher_is_better=False),
+        Figure(
+            "receipts.lost",
+            lost,
+            "receipts",
+            target=0,
+            higher_is_better=False,
+            note="N - (pending + applied)",
+        ),
+        Figure("receipts.apply_drain", drained, "s", note="last answer -> none pending"),
+        Figure("trivial.rate", trivial_rate, "req/s", note=f"{trivial_errors} errors"),
+    ]
+    summary = {
+        "bench": "receipts",
+        "n": args.n,
+        "receipts_per_s": f"{rate:.0f}",
+        "p99_ms": f"{p99:.1f}",
+        "trivial_per_s": f"{trivial_rate:.0f}",
+        "ratio": f"{rate / trivial_rate:.2f}",
+        "lost": lost,
+        "server": server,
+        "per_request": args.per_request,
+        "health_checks": "off" if args.no_health_checks else "on",
+    }
+    return figures, summary
+
+
+if __name__ == "__main__":
+    main(run)
