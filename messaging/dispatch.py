@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
@@ -46,8 +45,6 @@ CLAIM_FIELDS = (
 MAX_CLAIM = 1000  # rows per claim; a provider batch may be smaller (backend.max_batch)
 # Longest a bulk dispatch spends on one sender's transactional messages between chunks.
 TRANSACTIONAL_INLINE_SECONDS = 5.0
-# A dispatch that has not gone round its loop for this long counts as gone (lane_running).
-RUNNING_SECONDS = 5
 
 
 @dataclass
@@ -132,7 +129,6 @@ def dispatch(*, sender_id: int, lane: str, budget_seconds: float | None = None) 
         if time.monotonic() >= deadline:
             report.more = True
             break
-        _still_running(sender.pk, lane)
         if not transactional:
             _serve_transactional(deadline)
         granted = ratelimit.take(sender.pk, rate, chunk, allow_debt=transactional)
@@ -161,22 +157,6 @@ def dispatch(*, sender_id: int, lane: str, budget_seconds: float | None = None) 
         results = _send(backend, outbound)
         _record(account, rows, results, report)
     return report
-
-
-def lane_running(sender_id: int, lane: str) -> bool:
-    """Whether a dispatch of this sender and lane went round its loop in the last
-    RUNNING_SECONDS (it re-enqueues itself while messages remain)."""
-    try:
-        return bool(cache.get(f"messaging:dispatching:{sender_id}:{lane}"))
-    except Exception:  # no Redis: say no, and the caller starts one as before
-        return False
-
-
-def _still_running(sender_id: int, lane: str) -> None:
-    try:
-        cache.set(f"messaging:dispatching:{sender_id}:{lane}", 1, timeout=RUNNING_SECONDS)
-    except Exception:
-        log.warning("could not mark the dispatch of sender %s as running", sender_id)
 
 
 def _serve_transactional(deadline: float) -> None:

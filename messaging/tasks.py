@@ -41,11 +41,7 @@ def dispatch_sender(sender_id: int, lane: str) -> dict:
 def dispatch_due() -> int:
     pairs = dispatch.due_lanes()
     for sender_id, lane in pairs:
-        # A running dispatch re-enqueues itself until its lane is empty. Starting another
-        # on every tick (the kick key lasts 1 s, a dispatch 20 s) filled every worker
-        # process with the same campaign, and receipts and inbound texts waited behind it.
-        if not dispatch.lane_running(sender_id, lane):
-            kick_dispatch(sender_id, lane)
+        kick_dispatch(sender_id, lane)
     return len(pairs)
 
 
