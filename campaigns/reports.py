@@ -44,67 +44,37 @@ def rate(part: int, whole: int) -> float | None:
     return 100.0 * part / whole if whole else None
 
 
+def _of(*statuses: str) -> property:
+    """A count of messages in any of these statuses."""
+    return property(lambda self: sum(self.by_status.get(s, 0) for s in statuses))
+
+
 @dataclass(frozen=True)
 class CampaignCounts:
     by_status: Mapping[str, int] = field(default_factory=dict)
     cost: Decimal = Decimal(0)
 
-    def _n(self, *statuses: str) -> int:
-        return sum(self.by_status.get(s, 0) for s in statuses)
+    suppressed = _of(Status.SUPPRESSED)
+    queued = _of(Status.QUEUED)
+    sending = _of(Status.SENDING)
+    awaiting_receipt = _of(Status.SENT)
+    delivered = _of(Status.DELIVERED)
+    undelivered = _of(Status.UNDELIVERED)
+    failed = _of(Status.FAILED)
+    cancelled = _of(Status.CANCELLED)
+    expired = _of(Status.EXPIRED)
+    # Accepted by the provider: awaiting a receipt, delivered or undelivered.
+    sent = _of(Status.SENT, Status.DELIVERED, Status.UNDELIVERED)
+    # Not in a final status yet.
+    pending = _of(Status.QUEUED, Status.SENDING, Status.SENT)
 
     @property
     def total(self) -> int:
         return sum(self.by_status.values())
 
     @property
-    def suppressed(self) -> int:
-        return self._n(Status.SUPPRESSED)
-
-    @property
     def recipients(self) -> int:
         return self.total - self.suppressed
-
-    @property
-    def queued(self) -> int:
-        return self._n(Status.QUEUED)
-
-    @property
-    def sending(self) -> int:
-        return self._n(Status.SENDING)
-
-    @property
-    def awaiting_receipt(self) -> int:
-        return self._n(Status.SENT)
-
-    @property
-    def delivered(self) -> int:
-        return self._n(Status.DELIVERED)
-
-    @property
-    def undelivered(self) -> int:
-        return self._n(Status.UNDELIVERED)
-
-    @property
-    def failed(self) -> int:
-        return self._n(Status.FAILED)
-
-    @property
-    def cancelled(self) -> int:
-        return self._n(Status.CANCELLED)
-
-    @property
-    def expired(self) -> int:
-        return self._n(Status.EXPIRED)
-
-    @property
-    def sent(self) -> int:
-        """Accepted by the provider: awaiting a receipt, delivered or undelivered."""
-        return self._n(Status.SENT, Status.DELIVERED, Status.UNDELIVERED)
-
-    @property
-    def pending(self) -> int:
-        """Not in a final status yet."""
-        return self._n(Status.QUEUED, Status.SENDING, Status.SENT)
 
     @property
     def all_final(self) -> bool:
@@ -408,21 +378,17 @@ def recipients_page(
     return rows, (rows[-1]["contact_id"] if more else None)
 
 
-EXPORT_HEADER = [
-    "phone",
-    "first_name",
-    "last_name",
-    "status",
-    "error_code",
-    "error_reason",
-    "segments",
-    "cost",
-    "sent_at",
-    "delivered_at",
-    "undelivered_at",
-    "failed_at",
-    "clicks",
+# (column, recipients_page field)
+EXPORT_COLUMNS = [
+    ("phone", "to_number"),
+    ("first_name", "contact__first_name"),
+    ("last_name", "contact__last_name"),
+    *((name, name) for name in ("status", "error_code", "error_reason", "segments", "cost")),
+    *((name, name) for name in ("sent_at", "delivered_at", "undelivered_at", "failed_at")),
+    ("clicks", "clicks"),
 ]
+EXPORT_HEADER = [column for column, _ in EXPORT_COLUMNS]
+EXPORT_FIELDS = [field for _, field in EXPORT_COLUMNS]
 
 
 class _Echo:
@@ -443,29 +409,7 @@ def export_csv(
         rows, after = recipients_page(
             campaign_id, status=status, number=number, after=after, size=chunk
         )
-        yield "".join(
-            writer.writerow(
-                [
-                    neutralise(v)
-                    for v in (
-                        r["to_number"],
-                        r["contact__first_name"],
-                        r["contact__last_name"],
-                        r["status"],
-                        r["error_code"],
-                        r["error_reason"],
-                        r["segments"],
-                        r["cost"],
-                        r["sent_at"],
-                        r["delivered_at"],
-                        r["undelivered_at"],
-                        r["failed_at"],
-                        r["clicks"],
-                    )
-                ]
-            )
-            for r in rows
-        )
+        yield "".join(writer.writerow([neutralise(r[k]) for k in EXPORT_FIELDS]) for r in rows)
         if after is None:
             return
 

@@ -122,3 +122,22 @@ def test_a_transactional_send_does_not_wait_behind_bulk(engine):
     assert urgent.status == Status.SENT
     assert Message.objects.filter(status=Status.QUEUED).count() == 50
     assert _references(sim) == [str(urgent.uuid)]
+
+
+def test_a_bulk_dispatch_sends_due_transactional_messages_of_any_sender_first(engine):
+    from tests.factories import SenderFactory
+
+    sim, sender, account = engine["simulator"], engine["sender"], engine["account"]
+    other = SenderFactory(account=account, value="+447912000200", messages_per_second=2000)
+    _queue(sender, 5)
+    urgent = [
+        message_send(to="+447912099998", body="Code 1", sender=sender).message,
+        message_send(to="+447912099999", body="Code 2", sender=other).message,
+    ]
+
+    report = dispatch.dispatch(sender_id=sender.pk, lane="bulk", budget_seconds=10)
+
+    assert report.sent == 5
+    assert set(_references(sim)[:2]) == {str(m.uuid) for m in urgent}
+    assert Message.objects.filter(status=Status.SENT).count() == 7
+    assert sim.stats()["duplicates"] == 0
