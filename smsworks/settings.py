@@ -171,7 +171,8 @@ else:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(VAR_DIR / "cache"),
+            # The key prefix also keeps test runs apart here (a folder each).
+            "LOCATION": str(VAR_DIR / "cache" / (REDIS_KEY_PREFIX.strip(":") or "default")),
         }
     }
 

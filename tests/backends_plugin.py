@@ -105,6 +105,9 @@ def pytest_report_header(config) -> str:
 def pytest_unconfigure(config) -> None:
     import shutil
 
+    cache_dir = _ROOT / "var" / "cache" / os.environ.get("REDIS_KEY_PREFIX", "").strip(":")
+    if os.environ.get("REDIS_KEY_PREFIX"):
+        shutil.rmtree(cache_dir, ignore_errors=True)
     media = os.environ.get("MEDIA_ROOT", "")
     if media.startswith(str(_ROOT / "var" / "test-media")):
         shutil.rmtree(media, ignore_errors=True)
