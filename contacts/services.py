@@ -12,6 +12,10 @@ from contacts import phone as phones
 from contacts.models import ConsentEvent, Contact, Source, Suppression
 
 
+def _record(*, kind: str, phone: str, contact: Contact | None, **fields) -> ConsentEvent:
+    return ConsentEvent.objects.create(phone=phone, contact=contact, kind=kind, **fields)
+
+
 @transaction.atomic
 def contact_opt_out(
     *,
@@ -25,10 +29,10 @@ def contact_opt_out(
 ) -> ConsentEvent:
     """Record an opt-out and suppress the number, with or without a contact."""
     contact = Contact.objects.filter(phone=phone).first()
-    event = ConsentEvent.objects.create(
+    event = _record(
+        kind=ConsentEvent.Kind.OPT_OUT,
         phone=phone,
         contact=contact,
-        kind=ConsentEvent.Kind.OPT_OUT,
         source=source,
         keyword=keyword,
         text=text,
@@ -61,10 +65,10 @@ def contact_opt_in(
     if source == Source.MANUAL and not note.strip():
         raise ValidationError("A manual opt-in needs a recorded reason.")
     contact = Contact.objects.filter(phone=phone).first()
-    event = ConsentEvent.objects.create(
+    event = _record(
+        kind=ConsentEvent.Kind.OPT_IN,
         phone=phone,
         contact=contact,
-        kind=ConsentEvent.Kind.OPT_IN,
         source=source,
         keyword=keyword,
         text=text,
@@ -173,9 +177,35 @@ def contacts_erase(*, ids: list[int]) -> int:
 
 
 def contacts_opt_out(*, ids: list[int], user: AbstractBaseUser | None, note: str = "") -> int:
-    phones_list = list(
-        Contact.objects.filter(id__in=ids, opted_out=False).values_list("phone", flat=True)
-    )
-    for number in phones_list:
-        contact_opt_out(phone=number, source=Source.MANUAL, user=user, note=note)
-    return len(phones_list)
+    """Opt many contacts out at once (a bulk action): the same ledger rows,
+    suppressions and flags as contact_opt_out, written set-based."""
+    with transaction.atomic():
+        contacts = list(
+            Contact.objects.select_for_update()
+            .filter(id__in=ids, opted_out=False)
+            .only("id", "phone")
+        )
+        if not contacts:
+            return 0
+        now = timezone.now()
+        ConsentEvent.objects.bulk_create(
+            [
+                ConsentEvent(
+                    phone=c.phone,
+                    contact=c,
+                    kind=ConsentEvent.Kind.OPT_OUT,
+                    source=Source.MANUAL,
+                    user=user,
+                    note=note,
+                )
+                for c in contacts
+            ]
+        )
+        Suppression.objects.bulk_create(
+            [Suppression(phone=c.phone, contact=c, source=Source.MANUAL) for c in contacts],
+            ignore_conflicts=True,
+        )
+        Contact.objects.filter(id__in=[c.id for c in contacts]).update(
+            opted_out=True, opted_out_at=now, updated_at=now
+        )
+    return len(contacts)
