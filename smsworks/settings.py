@@ -43,6 +43,11 @@ INSTALLED_APPS = [
     "messaging",
     "campaigns",
     "inbox",
+    "api",
+    "integrations",
+    "emailsms",
+    "audit",
+    "ops",
 ]
 
 MIDDLEWARE = [

@@ -38,6 +38,11 @@ urlpatterns = [
     path("", include("campaigns.urls")),
     path("", include("campaigns.urls_links")),
     path("", include("inbox.urls")),
+    path("api/v1/", include("api.urls")),
+    path("integrations/", include("integrations.urls")),
+    path("integrations/email/", include("emailsms.urls")),
+    path("audit/", include("audit.urls")),
+    path("", include("ops.urls")),
     path("django-admin/", admin.site.urls),
 ]
 

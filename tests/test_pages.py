@@ -4,19 +4,25 @@ A new URL pattern must be added to PAGES, or test_every_named_page_is_in_the_tab
 fails: that keeps a view without a permission check out of the build.
 """
 
+import importlib
+from pathlib import Path
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-pytestmark = pytest.mark.django_db
+from tests.pages_common import (
+    ADMIN_AND_MARKETER,
+    ADMIN_AND_SUPPORT,
+    ADMIN_ONLY,
+    DENIED,
+    EVERYONE,
+    OK,
+    POST_ONLY,
+    POST_ONLY_ADMIN,
+    POST_ONLY_MANAGERS,
+)
 
-OK, DENIED, LOGIN = 200, 403, "login"
-EVERYONE = {"admin": OK, "marketer": OK, "support": OK}
-ADMIN_ONLY = {"admin": OK, "marketer": DENIED, "support": DENIED}
-ADMIN_AND_MARKETER = {"admin": OK, "marketer": OK, "support": DENIED}
-POST_ONLY = {"admin": 405, "marketer": 405, "support": 405}
-ADMIN_AND_SUPPORT = {"admin": OK, "marketer": DENIED, "support": OK}
-POST_ONLY_MANAGERS = {"admin": 405, "marketer": 405, "support": DENIED}
-POST_ONLY_ADMIN = {"admin": 405, "marketer": DENIED, "support": DENIED}
+pytestmark = pytest.mark.django_db
 
 
 def _other(world):
@@ -210,6 +216,14 @@ PAGES += [
 PUBLIC = {"login", "logout", "messaging:webhook_receipts", "messaging:webhook_inbound"}
 # Short links (/l/<code>) are tapped by SMS recipients (tests/campaigns/test_links.py).
 PUBLIC |= {"short_link"}
+# Each area may keep its rows in tests/pages_<area>.py (PAGES, and PUBLIC for
+# URLs that prove themselves another way); they join the one table here.
+for _module in sorted(Path(__file__).parent.glob("pages_*.py")):
+    if _module.stem == "pages_common":
+        continue
+    _area = importlib.import_module(f"tests.{_module.stem}")
+    PAGES += _area.PAGES
+    PUBLIC |= set(getattr(_area, "PUBLIC", ()))
 # Django's own admin (staff only) is outside the product's role system.
 IGNORED_NAMESPACES = {"admin"}
 
