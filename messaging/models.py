@@ -235,6 +235,7 @@ class PendingReceipt(models.Model):
     raw = models.JSONField(default=dict, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    opted_out = models.BooleanField(default=False)  # the provider says the recipient opted out
 
     class Meta:
         indexes = [models.Index(fields=["received_at", "id"], name="receipt_pending_fifo_idx")]

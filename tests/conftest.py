@@ -1,7 +1,17 @@
+import os
+
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from smsworks.roles import Role
 from tests.factories import user_with_role
+
+# Property tests explore the same examples on every run: a build must not fail
+# because one run happened upon an input another did not (a found bug becomes a
+# plain test with that input). HYPOTHESIS_PROFILE=explore searches afresh.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+hypothesis_settings.register_profile("explore", deadline=None, max_examples=500)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

@@ -96,6 +96,9 @@ class Receipt:
     error_code: str = ""
     error_reason: str = ""
     raw: dict = field(default_factory=dict)
+    # The provider says the recipient opted out (Vonage err-code 9, Twilio 21610,
+    # The SMS Works 1030): applying the receipt opts the contact out.
+    opted_out: bool = False
 
 
 @dataclass(frozen=True)

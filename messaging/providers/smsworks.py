@@ -206,6 +206,8 @@ class SMSWorksBackend(Backend):
                     error_code=_code_text(reason.get("code")),
                     error_reason=str(reason.get("details") or ""),
                     raw=item,
+                    opted_out=ours != "delivered"
+                    and _code_text(reason.get("code")) == str(OPTED_OUT_CODE),
                 )
             )
         return receipts

@@ -185,6 +185,7 @@ class TwilioBackend(Backend):
                 error_code=form.get("ErrorCode", ""),
                 error_reason=form.get("ErrorMessage", ""),
                 raw=dict(form),
+                opted_out=form.get("ErrorCode", "") == OPTED_OUT_CODE,
             )
         ]
 

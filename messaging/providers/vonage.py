@@ -169,7 +169,8 @@ class VonageBackend(Backend):
         error_code = params.get("err-code", "")
         error_code = "" if error_code == "0" else error_code
         reason = ""
-        if error_code == DLR_OPTED_OUT_CODE and DLR_STATUSES[status] == "failed":
+        opted_out = error_code == DLR_OPTED_OUT_CODE and DLR_STATUSES[status] == "failed"
+        if opted_out:
             reason = "recipient opted out of messages from this sender"
         return [
             Receipt(
@@ -180,6 +181,7 @@ class VonageBackend(Backend):
                 error_code=error_code,
                 error_reason=reason,
                 raw=params,
+                opted_out=opted_out,
             )
         ]
 

@@ -362,6 +362,19 @@ def test_it_parses_failed_receipts_in_a_list_with_their_reason() -> None:
     assert first.reference == REFERENCE
     assert first.occurred_at == datetime(2017, 7, 19, 19, 53, 49, tzinfo=UTC)
     assert second.status == "failed" and second.reference == ""  # a campaign tag is not ours
+    assert not first.opted_out
+
+
+def test_a_failed_receipt_with_code_1030_is_an_opt_out() -> None:
+    body = {
+        "messageid": "m-3",
+        "status": "REJECTED",
+        "failurereason": {"code": 1030, "details": "Recipient opted out", "permanent": True},
+    }
+
+    [receipt] = make_backend().parse_receipts(webhook(body))
+
+    assert receipt.status == "failed" and receipt.opted_out
 
 
 def test_it_skips_statuses_a_receipt_cannot_apply() -> None:

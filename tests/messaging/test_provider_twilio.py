@@ -397,3 +397,14 @@ def test_it_needs_no_webhook_query_and_answers_with_empty_twiml() -> None:
 
 def hmac_sha1(key: str, text: str) -> str:
     return base64.b64encode(hmac.new(key.encode(), text.encode(), hashlib.sha1).digest()).decode()
+
+
+def test_a_status_callback_with_21610_is_an_opt_out() -> None:
+    form = {"MessageSid": "SM1", "MessageStatus": "undelivered", "ErrorCode": "21610"}
+    [receipt] = make_backend().parse_receipts(form_request(CALLBACK_URL, form))
+    [other] = make_backend().parse_receipts(
+        form_request(CALLBACK_URL, {**form, "ErrorCode": "30003"})
+    )
+
+    assert receipt.opted_out and receipt.error_code == "21610"
+    assert not other.opted_out

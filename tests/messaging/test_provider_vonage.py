@@ -371,6 +371,13 @@ def test_it_names_an_opt_out_in_a_failed_receipt() -> None:
     assert receipt.status == "failed"
     assert receipt.error_code == "9"
     assert "opted out" in receipt.error_reason
+    assert receipt.opted_out
+
+
+def test_other_failures_are_not_opt_outs() -> None:
+    [receipt] = make_backend().parse_receipts(json_request(dlr("failed", err_code="6")))
+
+    assert receipt.status == "failed" and not receipt.opted_out
 
 
 def test_it_rejects_a_body_that_is_not_a_receipt() -> None:
@@ -469,7 +476,7 @@ def test_it_rejects_a_webhook_signed_with_another_method() -> None:
     assert not make_backend(signature_method="md5hash").verify_webhook(get_request(params))
 
 
-@pytest.mark.parametrize("age", [-301, 301, 3600])
+@pytest.mark.parametrize("age", [-310, 310, 3600])  # clear of the 300 s edge: int() truncates
 def test_it_rejects_a_stale_timestamp(age: int) -> None:
     params = {**dlr("delivered"), "timestamp": str(int(time.time()) - age)}
     params["sig"] = documented_signature(params, SIGNATURE_SECRET, "md5hash")
