@@ -350,21 +350,28 @@ class Rates:
 
 
 def campaign_rates(campaign_ids: Iterable[int]) -> dict[int, Rates]:
-    """Message counts per campaign: one aggregate over message_campaign_status_idx."""
+    """Message counts per campaign: GROUP BY campaign_id, status, an index-only scan
+    of message_campaign_status_idx (counting rows, not ids, keeps the heap out)."""
     ids = list(campaign_ids)
     if not ids:
         return {}
+    by_campaign: dict[int, dict[str, int]] = {}
     rows = (
         Message.objects.filter(campaign_id__in=ids)
         .order_by()
-        .values("campaign_id")
-        .annotate(
-            messages=Count("id"),
-            suppressed=Count("id", filter=Q(status=Status.SUPPRESSED)),
-            queued=Count("id", filter=Q(status__in=[Status.QUEUED, Status.SENDING])),
-            sent=Count("id", filter=Q(status__in=ATTEMPTED)),
-            delivered=Count("id", filter=Q(status=Status.DELIVERED)),
-            failed=Count("id", filter=Q(status__in=[Status.UNDELIVERED, Status.FAILED])),
-        )
+        .values_list("campaign_id", "status")
+        .annotate(n=Count("*"))
     )
-    return {row.pop("campaign_id"): Rates(**row) for row in rows}
+    for campaign_id, status, n in rows:
+        by_campaign.setdefault(campaign_id, {})[status] = n
+    rates = {}
+    for campaign_id, counts in by_campaign.items():
+        rates[campaign_id] = Rates(
+            messages=sum(counts.values()),
+            suppressed=counts.get(Status.SUPPRESSED, 0),
+            queued=counts.get(Status.QUEUED, 0) + counts.get(Status.SENDING, 0),
+            sent=sum(counts.get(s, 0) for s in ATTEMPTED),
+            delivered=counts.get(Status.DELIVERED, 0),
+            failed=counts.get(Status.UNDELIVERED, 0) + counts.get(Status.FAILED, 0),
+        )
+    return rates

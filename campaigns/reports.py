@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Exists, Min, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce, TruncMinute
 from django.utils import timezone
 
@@ -234,11 +234,44 @@ def failure_reasons(campaign_id: int, limit: int = 10) -> list[FailureReason]:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """Queued messages held back on purpose (quiet hours, a local send time, a
+    spread), and when the next of them is due."""
+
+    count: int
+    next_at: datetime
+    reason: str
+
+
+def waiting(campaign: Campaign, counts: CampaignCounts, now: datetime | None = None):
+    """None unless some queued messages are not due yet. One query, only when the
+    counts show queued messages (campaign-status index, then send_after)."""
+    if not counts.by_status.get(Status.QUEUED):
+        return None
+    now = now or timezone.now()
+    row = Message.objects.filter(
+        campaign_id=campaign.pk, status=Status.QUEUED, send_after__gt=now
+    ).aggregate(n=Count("*"), next_at=Min("send_after"))
+    if not row["n"]:
+        return None
+    if campaign.schedule == Campaign.Schedule.LOCAL:
+        reason = "their recipients' local send time"
+    elif campaign.spread_minutes:
+        reason = f"the spread over {campaign.spread_minutes} minutes"
+    elif campaign.respect_quiet_hours:
+        reason = "quiet hours to end in their recipients' time zones"
+    else:
+        reason = "their scheduled time"
+    return Waiting(count=row["n"], next_at=row["next_at"], reason=reason)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     counts: CampaignCounts
     engagement: Engagement
     failures: tuple[FailureReason, ...]
     taken_at: datetime
+    waiting: Waiting | None = None
 
 
 def campaign_snapshot(campaign: Campaign) -> Snapshot:
@@ -250,11 +283,13 @@ def campaign_snapshot(campaign: Campaign) -> Snapshot:
     counted afresh on every request."""
 
     def take() -> Snapshot:
+        counts = campaign_counts(campaign.pk)
         return Snapshot(
-            counts=campaign_counts(campaign.pk),
+            counts=counts,
             engagement=engagement(campaign),
             failures=tuple(failure_reasons(campaign.pk)),
             taken_at=timezone.now(),
+            waiting=waiting(campaign, counts),
         )
 
     if campaign.recipients + campaign.suppressed < SNAPSHOT_MIN_MESSAGES:

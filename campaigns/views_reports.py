@@ -193,6 +193,7 @@ def _summary_context(campaign: Campaign) -> dict:
         "bars": _bars(snapshot.counts),
         "statuses": _statuses(snapshot.counts),
         "updated_at": snapshot.taken_at,
+        "waiting": snapshot.waiting,
     }
 
 

@@ -203,7 +203,12 @@ class Message(models.Model):
             models.Index(fields=["to_number", "-created_at"], name="message_by_to_idx"),
             models.Index(fields=["from_number", "-created_at"], name="message_by_from_idx"),
             models.Index(fields=["contact", "-created_at"], name="message_by_contact_idx"),
-            models.Index(fields=["campaign_id", "status"], name="message_campaign_status_idx"),
+            # Campaign counts (list, report): an index-only GROUP BY status, cost included.
+            models.Index(
+                fields=["campaign_id", "status"],
+                include=["cost"],
+                name="message_campaign_status_idx",
+            ),
             models.Index(
                 fields=["received_at"],
                 condition=Q(direction="in", processed_at__isnull=True),

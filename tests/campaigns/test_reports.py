@@ -448,3 +448,37 @@ def test_a_large_campaigns_viewers_share_a_snapshot_for_a_moment(launched):
     assert again.taken_at == shared.taken_at > first.taken_at
     cache.delete(reports.snapshot_key(campaign.pk))
     assert reports.campaign_snapshot(campaign).counts.delivered == 8
+
+
+def test_the_report_says_what_waits_for_quiet_hours_and_when_it_goes(
+    client, marketer_user, launched
+):
+    campaign, messages = launched
+    client.force_login(marketer_user)
+    url = reverse("campaigns:report", args=[campaign.pk])
+    assert b'data-testid="waiting-banner"' not in client.get(url).content  # all due now
+
+    morning = (timezone.now() + timedelta(days=1)).replace(hour=8, minute=0, second=0)
+    queued = [m.pk for m in messages if m.status == "queued"]
+    Message.objects.filter(pk__in=queued[:2]).update(send_after=morning)
+    Message.objects.filter(pk=queued[2]).update(send_after=morning + timedelta(hours=1))
+
+    html = client.get(url).content.decode()
+
+    assert 'data-testid="waiting-banner"' in html
+    assert "<strong>3</strong> messages wait for quiet hours to end" in html
+    assert morning.strftime("%H:%M") in html
+    snapshot = reports.campaign_snapshot(campaign)
+    assert (snapshot.waiting.count, snapshot.waiting.next_at) == (3, morning)
+
+
+def test_a_local_time_campaign_waits_for_each_recipients_local_time(launched):
+    campaign, messages = launched
+    Campaign.objects.filter(pk=campaign.pk).update(schedule=Campaign.Schedule.LOCAL)
+    campaign.refresh_from_db()
+    later = timezone.now() + timedelta(hours=5)
+    Message.objects.filter(campaign_id=campaign.pk, status="queued").update(send_after=later)
+
+    waiting = reports.campaign_snapshot(campaign).waiting
+
+    assert waiting.count == 3 and waiting.reason == "their recipients' local send time"
