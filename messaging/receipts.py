@@ -11,6 +11,8 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from contacts.models import Source
+from contacts.services import contact_opt_out
 from messaging.models import (
     STATUS_RANK,
     Message,
@@ -40,6 +42,7 @@ def receipts_store(*, account: ProviderAccount, receipts: list[Receipt]) -> int:
             error_code=r.error_code[:40],
             error_reason=r.error_reason,
             raw=r.raw,
+            opted_out=r.opted_out,
         )
         for r in receipts
     ]
@@ -86,6 +89,7 @@ def receipts_apply(*, limit: int = 5000) -> dict[str, int]:
             )
         for status, messages in groups.items():
             counts["applied"] += _update_forward(status, messages)
+        _opt_out_reported([message_id for message_id, receipt in best.items() if receipt.opted_out])
         done = [r.pk for r in pending if r.pk in matched]
         counts["stale"] = len(done) - counts["applied"]
         PendingReceipt.objects.filter(pk__in=done).delete()
@@ -129,6 +133,22 @@ def _update_forward(status: str, messages: list[Message]) -> int:
             ],
         )
         return cursor.rowcount
+
+
+def _opt_out_reported(message_ids: list[int]) -> None:
+    """Opt out the recipients the provider said opted out (in the same transaction
+    as the receipt, so a crash cannot apply one without the other)."""
+    if not message_ids:
+        return
+    for message_id, number in Message.objects.filter(id__in=message_ids).values_list(
+        "id", "to_number"
+    ):
+        contact_opt_out(
+            phone=number,
+            source=Source.PROVIDER,
+            message_id=message_id,
+            note="The provider's delivery receipt said the recipient opted out.",
+        )
 
 
 def _rank(receipt: PendingReceipt) -> tuple[int, float]:

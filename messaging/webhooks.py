@@ -6,10 +6,14 @@ applied or handed on afterwards."""
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
-from django.db import transaction
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -38,8 +42,54 @@ def _webhook_request(request: HttpRequest) -> WebhookRequest:
     )
 
 
+T = TypeVar("T")
+
+# Provider accounts by public id, per process, for a few seconds: a webhook then
+# costs one statement (the INSERT), not two. Saving or deleting an account clears
+# this process's copy at once; other processes see the change within ACCOUNT_TTL.
+ACCOUNT_TTL = 5.0
+_accounts: dict[str, tuple[float, ProviderAccount | None]] = {}
+
+
+@receiver(post_save, sender=ProviderAccount)
+@receiver(post_delete, sender=ProviderAccount)
+def _forget_accounts(**kwargs) -> None:
+    _accounts.clear()
+
+
+def _account(public_id) -> ProviderAccount:
+    key = str(public_id)
+    now = time.monotonic()
+    cached = _accounts.get(key)
+    if cached is None or cached[0] < now:
+        account = _stored(
+            lambda: ProviderAccount.objects.filter(public_id=public_id, is_active=True).first()
+        )
+        cached = _accounts[key] = (now + ACCOUNT_TTL, account)
+    if cached[1] is None:
+        raise Http404("no such provider account")
+    return cached[1]
+
+
+def _stored(write: Callable[[], T]) -> T:
+    """Run a webhook's single statement without Django's per-request `SELECT 1`
+    connection check (a round trip on every receipt). If the connection turns out
+    to be dead, run it once more on a new one: each statement here is its own
+    transaction, and a receipt or inbound text stored twice is harmless (applying
+    receipts is idempotent; inbound texts are unique per provider id)."""
+    connection.health_check_done = True
+    try:
+        return write()
+    except (OperationalError, InterfaceError):
+        if connection.in_atomic_block:
+            raise
+        log.warning("webhook: database connection lost, retrying once on a new one")
+        connection.close()
+        return write()
+
+
 def _verified(request: HttpRequest, public_id):
-    account = get_object_or_404(ProviderAccount, public_id=public_id, is_active=True)
+    account = _account(public_id)
     backend = backend_of(account)
     webhook = _webhook_request(request)
     if not backend.verify_webhook(webhook):
@@ -68,7 +118,7 @@ def receipt_webhook(request: HttpRequest, public_id) -> HttpResponse:
     except ValueError as exc:
         return HttpResponse(f"not a receipt: {exc}", status=400, content_type="text/plain")
     if parsed:
-        receipts.receipts_store(account=account, receipts=parsed)
+        _stored(lambda: receipts.receipts_store(account=account, receipts=parsed))
         tasks.kick_receipts()
     return _answer(backend)
 
@@ -83,6 +133,10 @@ def inbound_webhook(request: HttpRequest, public_id) -> HttpResponse:
         texts = backend.parse_inbound(webhook)
     except ValueError as exc:
         return HttpResponse(f"not an inbound text: {exc}", status=400, content_type="text/plain")
+    _stored(lambda: _store_inbound(account, texts))
+    return _answer(backend)
+
+
+def _store_inbound(account: ProviderAccount, texts) -> None:
     with transaction.atomic():
         inbound.inbound_store(account=account, texts=texts)
-    return _answer(backend)

@@ -233,3 +233,78 @@ def test_retries_wait_with_backoff(sender):
     assert dispatch.claim(sender=sender, lane="bulk", limit=10) == ([], 0)
     message.refresh_from_db()
     assert message.status == Status.QUEUED
+
+
+def test_a_receipt_saying_the_recipient_opted_out_opts_the_contact_out(account, sender):
+    from messaging.providers import Receipt
+    from messaging.receipts import receipts_store
+    from tests.factories import ContactFactory
+
+    contact = ContactFactory()
+    message = _sent(sender, "p-stop", contact=contact, to_number=contact.phone)
+    other = _sent(sender, "p-other")
+    receipts_store(
+        account=account,
+        receipts=[
+            Receipt(provider_message_id="p-stop", status="failed", error_code="9", opted_out=True),
+            Receipt(provider_message_id="p-other", status="failed", error_code="6"),
+        ],
+    )
+
+    assert receipts_apply()["applied"] == 2
+
+    message.refresh_from_db()
+    contact.refresh_from_db()
+    assert message.status == Status.FAILED
+    assert contact.opted_out
+    assert Suppression.objects.filter(phone=contact.phone).exists()
+    event = ConsentEvent.objects.get(phone=contact.phone)
+    assert (event.kind, event.source, event.message_id) == ("opt_out", "provider", message.pk)
+    assert not Suppression.objects.filter(phone=other.to_number).exists()
+
+
+def test_a_receipt_costs_one_statement_once_the_account_is_known(
+    client, account, sender, django_assert_num_queries
+):
+    _post(client, account, "receipts", {"id": "p-a", "status": "delivered"})  # warms the cache
+
+    with django_assert_num_queries(1):  # the INSERT: no account lookup, no SELECT 1
+        assert (
+            _post(client, account, "receipts", {"id": "p-b", "status": "sent"}).status_code == 200
+        )
+
+    assert PendingReceipt.objects.count() == 2
+
+
+def test_a_deactivated_account_is_refused_at_once_in_this_process(client, account):
+    assert _post(client, account, "receipts", {"id": "p", "status": "sent"}).status_code == 200
+    account.is_active = False
+    account.save()
+
+    assert _post(client, account, "receipts", {"id": "p", "status": "sent"}).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_receipt_survives_a_dead_database_connection(client, account):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("terminating a server backend needs PostgreSQL")
+    import psycopg
+
+    assert _post(client, account, "receipts", {"id": "p-1", "status": "sent"}).status_code == 200
+    backend_pid = connection.connection.info.backend_pid
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [backend_pid])
+
+    response = _post(client, account, "receipts", {"id": "p-2", "status": "delivered"})
+
+    assert response.status_code == 200
+    assert connection.connection.info.backend_pid != backend_pid
+    assert sorted(PendingReceipt.objects.values_list("provider_message_id", flat=True)) == [
+        "p-1",
+        "p-2",
+    ]
