@@ -43,3 +43,16 @@ def _fresh_file_cache(settings):
         from django.core.cache import cache
 
         cache.clear()
+
+
+@pytest.fixture
+def fresh_buckets():
+    """Rate buckets live in Redis across tests; sender ids repeat after a flush."""
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        from messaging.ratelimit import _redis
+
+        client, _ = _redis()
+        for key in client.scan_iter(f"{settings.REDIS_KEY_PREFIX}smsworks:bucket:*"):
+            client.delete(key)

@@ -20,19 +20,6 @@ def engine_simulator(engine_simulator_process: RunningSimulator) -> RunningSimul
 
 
 @pytest.fixture
-def fresh_buckets():
-    """Rate buckets live in Redis across tests; sender ids repeat after a flush."""
-    from django.conf import settings
-
-    if settings.REDIS_URL:
-        from messaging.ratelimit import _redis
-
-        client, _ = _redis()
-        for key in client.scan_iter(f"{settings.REDIS_KEY_PREFIX}smsworks:bucket:*"):
-            client.delete(key)
-
-
-@pytest.fixture
 def engine(engine_simulator, live_server, settings, fresh_buckets, transactional_db):
     """A provider account and sender talking to the simulator with the real SMS
     Works backend; receipts come back to the live server."""
