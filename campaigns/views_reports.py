@@ -10,6 +10,7 @@ from django import forms
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -110,7 +111,7 @@ def _tiles(counts: reports.CampaignCounts, engaged: reports.Engagement) -> list[
             engaged.clicks_unique,
             "cursor",
             rate=reports.rate(engaged.clicks_unique, counts.sent),
-            caption=f"of sent · {engaged.clicks_total:,} clicks in all",
+            caption=f"of sent · {engaged.clicks_total:,} click{pluralize(engaged.clicks_total)} in all",
             tone="info",
             test_id="clicked",
         ),
