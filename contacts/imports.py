@@ -8,6 +8,15 @@ the good rows written set-based in chunks. The phases:
    transaction that writes the contacts, list memberships and consent events and
    moves the job's counters, so the progress bar shows committed work only.
 
+This module runs the job (and its error report, heartbeat and stale detection);
+the work is done by:
+
+- ``contacts.import_files``: reading the file (inspect_file, read_rows, preview);
+- ``contacts.import_rows``: the column mapping and the check of each row (RowChecker);
+- ``contacts.import_writers``: writing the chunks (PostgresWriter, OrmWriter, Pipeline).
+
+Their public names are re-exported here, so ``imports.RowChecker`` and the like work.
+
 On PostgreSQL a chunk is COPYed into a temporary table and merged with one
 ``INSERT ... ON CONFLICT``; a second thread does that while the next chunk is read
 and checked, so Python and the database work at the same time. SQLite (the demo
@@ -17,875 +26,95 @@ a temporary table, not in Python, so memory stays flat whatever the file size.
 
 from __future__ import annotations
 
-import codecs
-import contextlib
 import csv
-import json
 import logging
-import queue
-import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
 
-import phonenumbers
 from celery.exceptions import SoftTimeLimitExceeded
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from phonenumbers import PhoneMetadata, PhoneNumberType
 
-from contacts import phone as phones
-from contacts.models import (
-    ConsentEvent,
-    Contact,
-    ContactList,
-    CustomField,
-    ImportJob,
-    JobStatus,
-    ListMembership,
-    Source,
-    Suppression,
+from contacts.import_files import (
+    DEFAULT_MAX_BYTES,
+    MAX_COLUMNS,
+    SAMPLE_BYTES,
+    UNREADABLE,
+    ImportFileError,
+    inspect_file,
+    max_upload_bytes,
+    preview,
+    read_rows,
 )
-from contacts.services import custom_value
+from contacts.import_rows import (
+    EMAIL_RE,
+    FIELD_LABELS,
+    FORMULA_START,
+    HEADER_GUESSES,
+    MAX_CUSTOM_TEXT,
+    MOBILE_KINDS,
+    Row,
+    RowChecker,
+    RowError,
+    field_choices,
+    guess_mapping,
+    looks_like_header,
+)
+from contacts.import_writers import Chunk, OrmWriter, Pipeline, PostgresWriter, Written
+from contacts.models import ContactList, CustomField, ImportJob, JobStatus
+
+__all__ = [
+    "CHUNK_ROWS",
+    "DEFAULT_MAX_BYTES",
+    "EMAIL_RE",
+    "FIELD_LABELS",
+    "FORMULA_START",
+    "HEADER_GUESSES",
+    "MAX_COLUMNS",
+    "MAX_CUSTOM_TEXT",
+    "MOBILE_KINDS",
+    "SAMPLE_BYTES",
+    "STALE_AFTER_SECONDS",
+    "TIME_LIMIT_SECONDS",
+    "Chunk",
+    "ErrorReport",
+    "ImportFileError",
+    "OrmWriter",
+    "Pipeline",
+    "PostgresWriter",
+    "Row",
+    "RowChecker",
+    "RowError",
+    "Written",
+    "field_choices",
+    "guess_mapping",
+    "import_create",
+    "import_fail_if_stale",
+    "import_run",
+    "import_start",
+    "inspect_file",
+    "looks_like_header",
+    "max_upload_bytes",
+    "preview",
+    "read_preview",
+    "read_rows",
+]
 
 log = logging.getLogger(__name__)
 
+# Read here at run time, so that tests can change them on this module.
 CHUNK_ROWS = 5_000
-MAX_COLUMNS = 200
-DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 # The task's limits (contacts.tasks); a job running longer than this is dead.
 TIME_LIMIT_SECONDS = 3 * 3600
 # A chunk takes seconds: a running job with no commit for this long lost its worker.
 STALE_AFTER_SECONDS = 15 * 60
-SAMPLE_BYTES = 64 * 1024
-FORMULA_START = ("=", "+", "-", "@")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MAX_CUSTOM_TEXT = 500
-FIELD_LABELS = {
-    "phone": "Phone number",
-    "first_name": "First name",
-    "last_name": "Last name",
-    "email": "Email",
-}
-HEADER_GUESSES = {
-    "phone": {
-        "phone", "mobile", "number", "phone number", "mobile number", "mobile phone",
-        "cell", "cell phone", "cellphone", "msisdn", "tel", "telephone", "telephone number",
-    },
-    "first_name": {"first name", "firstname", "first", "forename", "given name", "name first"},
-    "last_name": {"last name", "lastname", "surname", "family name", "last", "name last"},
-    "email": {"email", "e mail", "email address", "e mail address", "mail"},
-}  # fmt: skip
-
-
-class ImportFileError(Exception):
-    """The file cannot be imported at all; the message is for the person importing."""
-
-
-# -- reading files ----------------------------------------------------------------------
-
-
-def max_upload_bytes() -> int:
-    return int(getattr(settings, "CONTACTS_IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES))
-
-
-def inspect_file(path: Path) -> dict[str, Any]:
-    """Format, encoding, delimiter and a row estimate, or ImportFileError saying why not."""
-    with open(path, "rb") as f:
-        head = f.read(SAMPLE_BYTES)
-    if not head.strip(b" \t\r\n\xef\xbb\xbf"):
-        raise ImportFileError("The file is empty.")
-    if head.startswith(b"PK\x03\x04"):
-        return _inspect_xlsx(path)
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise ImportFileError(
-            "This is an old Excel file (.xls). Open it in Excel and save it as an Excel "
-            "Workbook (.xlsx) or as CSV UTF-8, then upload that."
-        )
-    if head.startswith(b"%PDF"):
-        raise ImportFileError("This is a PDF, not a spreadsheet. Upload a CSV or .xlsx file.")
-    encoding, rows = _scan_text(path, head)
-    sample = head.decode(encoding, errors="ignore")
-    if encoding.startswith("utf-8"):
-        sample = sample.lstrip("\ufeff")
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n")
-    if controls > len(sample) / 100:
-        raise ImportFileError(
-            "This file is not a spreadsheet (it holds binary data). Upload a CSV or .xlsx file."
-        )
-    delimiter = _sniff_delimiter(sample)
-    info = {"format": "csv", "encoding": encoding, "delimiter": delimiter, "rows": rows}
-    first = next(iter(read_rows(path, info)), [])
-    if len(first) > MAX_COLUMNS:
-        raise ImportFileError(
-            f"The file has {len(first)} columns; at most {MAX_COLUMNS} can be read."
-        )
-    return info
-
-
-def _scan_text(path: Path, head: bytes) -> tuple[str, int]:
-    """Reads the whole file once: is it UTF-8 throughout, and how many lines has it."""
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        with open(path, "rb") as f:
-            return "utf-16", sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
-    if b"\x00" in head:
-        raise ImportFileError(
-            "This file is not a spreadsheet (it holds binary data, or it is UTF-16 text "
-            "without a byte-order mark). Save it as CSV UTF-8 and upload it again."
-        )
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    lines = last = 0
-    bad_line = 0  # the first line that is not UTF-8
-    seen_utf8 = cp1252_undefined = False  # UTF-8 letters anywhere; bytes cp1252 lacks
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            if not bad_line:
-                try:
-                    seen_utf8 = not decoder.decode(block).isascii() or seen_utf8
-                except UnicodeDecodeError as exc:
-                    bad_line = lines + block[: exc.start].count(b"\n") + 1
-                    seen_utf8 = seen_utf8 or not block[: exc.start].isascii()
-            if bad_line and not seen_utf8:
-                seen_utf8 = UTF8_LETTER.search(block) is not None
-            cp1252_undefined = cp1252_undefined or CP1252_UNDEFINED.search(block) is not None
-            lines += block.count(b"\n")
-            last = block[-1]
-    if not bad_line:
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            bad_line = lines + 1
-    rows = lines + (0 if last == ord("\n") else 1)
-    if not bad_line:
-        return ("utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"), rows
-    if seen_utf8:
-        raise ImportFileError(
-            f"The file mixes text encodings: line {bad_line:,} is not UTF-8 but other lines "
-            "are. Open it in your spreadsheet, save it as CSV UTF-8 and upload it again."
-        )
-    # Not UTF-8 at all: the usual export of Excel in Western Europe and the Americas.
-    return ("latin-1" if cp1252_undefined else "cp1252"), rows
-
-
-# An accented letter as UTF-8 (two bytes) would be two odd symbols in Windows-1252.
-UTF8_LETTER = re.compile(rb"[\xc3\xc5][\x80-\xbf]")
-CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
-
-
-def _sniff_delimiter(sample: str) -> str:
-    lines = sample.splitlines()[:50]
-    if len(lines) > 1:
-        lines = lines[:-1]  # the sample may end mid-line
-    best, best_score = ",", (0.0, 1)
-    for candidate in (",", ";", "\t", "|"):
-        widths = [len(row) for row in csv.reader(lines, delimiter=candidate) if row]
-        if not widths or max(widths) < 2:
-            continue
-        common = max(set(widths), key=widths.count)
-        score = (widths.count(common) / len(widths), common)
-        if common > 1 and score > best_score:
-            best, best_score = candidate, score
-    return best
-
-
-def _inspect_xlsx(path: Path) -> dict[str, Any]:
-    import openpyxl
-
-    try:
-        with open(path, "rb") as f:
-            book = openpyxl.load_workbook(f, read_only=True, data_only=True)
-            try:
-                if not book.worksheets:
-                    raise ImportFileError("The workbook has no worksheet.")
-                sheet = book.worksheets[0]
-                rows = sheet.max_row or 0
-                first = next(sheet.iter_rows(max_row=1, values_only=True), ())
-                name = sheet.title
-            finally:
-                book.close()
-    except ImportFileError:
-        raise
-    except Exception as exc:
-        raise ImportFileError(
-            "This is a ZIP file but not an Excel workbook (.xlsx) that can be read."
-        ) from exc
-    if not any(v not in (None, "") for v in first):
-        raise ImportFileError("The first row of the first worksheet is empty.")
-    if len(first) > MAX_COLUMNS:
-        raise ImportFileError(
-            f"The sheet has {len(first)} columns; at most {MAX_COLUMNS} can be read."
-        )
-    return {"format": "xlsx", "sheet": name, "rows": rows}
-
-
-def read_rows(path: Path, info: dict[str, Any]) -> Iterator[list[str]]:
-    """Every row of the file, header included, as lists of text; one row in memory."""
-    if info["format"] == "xlsx":
-        yield from _read_xlsx(path)
-        return
-    with open(path, encoding=info["encoding"], newline="", errors="strict") as text:
-        reader = csv.reader(text, delimiter=info["delimiter"])
-        while True:
-            try:
-                yield next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                # A broken quote or a huge field: this row is unreadable, the rest may be fine.
-                yield [_UNREADABLE, str(exc)]
-            except UnicodeDecodeError as exc:
-                raise ImportFileError(
-                    f"The file is not {info['encoding']} text after line {reader.line_num:,}."
-                ) from exc
-
-
-_UNREADABLE = "\x00unreadable"
-
-
-def _read_xlsx(path: Path) -> Iterator[list[str]]:
-    import openpyxl
-
-    with open(path, "rb") as f:
-        book = openpyxl.load_workbook(f, read_only=True, data_only=True)
-        try:
-            for values in book.worksheets[0].iter_rows(values_only=True):
-                yield [_cell_text(v) for v in values]
-        finally:
-            book.close()
-
-
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float) and value.is_integer():
-        # Excel keeps long numbers (phone numbers typed as numbers) as floats.
-        return str(int(value))
-    if isinstance(value, datetime):
-        return (
-            value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
-        )
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
-def preview(path: Path, info: dict[str, Any], rows: int = 6) -> list[list[str]]:
-    found = []
-    for row in read_rows(path, info):
-        found.append(row)
-        if len(found) >= rows:
-            break
-    return found
-
-
-# -- mapping ----------------------------------------------------------------------------
-
-
-def field_choices(custom_fields: list[CustomField]) -> list[tuple[str, str]]:
-    return [
-        ("", "— Do not import —"),
-        *FIELD_LABELS.items(),
-        *((f"custom:{f.key}", f"{f.label} (custom field)") for f in custom_fields),
-    ]
-
-
-def _header_key(text: str) -> str:
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", text.lower()).split())
-
-
-def guess_mapping(
-    header: list[str], custom_fields: list[CustomField], rows: list[list[str]] = ()
-) -> dict[str, str]:
-    """Column index (as text) -> field, from the column names, each field used once;
-    without a phone column by name, the first column whose cells look like numbers."""
-    guesses: dict[str, str] = {}
-    custom = {}
-    for f in custom_fields:
-        custom[_header_key(f.key)] = custom[_header_key(f.label)] = f"custom:{f.key}"
-    for index, name in enumerate(header):
-        key = _header_key(name)
-        found = next((f for f, names in HEADER_GUESSES.items() if key in names), None)
-        found = found or custom.get(key)
-        if found is None and re.search(r"\b(mobile|phone|cell)\b", key):
-            found = "phone"
-        if found and found not in guesses.values():
-            guesses[str(index)] = found
-    if "phone" not in guesses.values() and rows:
-        width = max(len(row) for row in rows)
-        for index in range(width):
-            cells = [row[index] for row in rows if index < len(row) and row[index].strip()]
-            if cells and str(index) not in guesses and not looks_like_header(cells):
-                guesses[str(index)] = "phone"
-                break
-    return guesses
-
-
-def looks_like_header(row: list[str]) -> bool:
-    """A first row with no cell that looks like a phone number is taken for column names."""
-    return not any(sum(ch.isdigit() for ch in cell) >= 7 for cell in row)
-
-
-# -- checking rows ----------------------------------------------------------------------
-
-
-class Row(NamedTuple):
-    line: int
-    phone: str
-    first_name: str
-    last_name: str
-    email: str
-    custom: dict[str, Any]
-    country: str
-    time_zone: str
-    raw_phone: str
-
-
-class RowError(Exception):
-    def __init__(self, column: str, value: str, reason: str) -> None:
-        super().__init__(reason)
-        self.column, self.value, self.reason = column, value, reason
-
-
-class RowChecker:
-    """Turns one row of cells into a Row, or raises RowError with the reason."""
-
-    def __init__(self, mapping: dict[str, str], custom_fields: list[CustomField]) -> None:
-        by_field = {name: int(index) for index, name in mapping.items() if name}
-        if "phone" not in by_field:
-            raise ImportFileError("No column is mapped to the phone number.")
-        self.phone_at = by_field["phone"]
-        self.text_at = [
-            (name, by_field[name], limit)
-            for name, limit in (("first_name", 150), ("last_name", 150), ("email", 254))
-            if name in by_field
-        ]
-        fields = {f.key: f for f in custom_fields}
-        self.custom_at = [
-            (fields[key].key, index, _custom_parser(fields[key]))
-            for name, index in by_field.items()
-            if name.startswith("custom:") and (key := name.removeprefix("custom:")) in fields
-        ]
-        self.region = settings.PHONE_DEFAULT_REGION
-        self.zones: dict[tuple[int, str], str] = {}
-
-    def check(self, line: int, cells: list[str]) -> Row:
-        width = len(cells)
-        raw = cells[self.phone_at].strip() if self.phone_at < width else ""
-        if not raw:
-            raise RowError("phone", raw, "no phone number")
-        phone, country, zone = self._mobile(raw)
-        values = {"first_name": "", "last_name": "", "email": ""}
-        for name, index, limit in self.text_at:
-            if index < width and (value := cells[index].strip()):
-                values[name] = _text(name, value, limit)
-        if values["email"] and not EMAIL_RE.match(values["email"]):
-            raise RowError("email", values["email"], "not an email address")
-        custom = {}
-        for key, index, parse in self.custom_at:
-            if index < width and (value := cells[index].strip()):
-                custom[key] = parse(value)
-        return Row(
-            line,
-            phone,
-            values["first_name"],
-            values["last_name"],
-            values["email"],
-            custom,
-            country,
-            zone,
-            raw,
-        )
-
-    def _mobile(self, raw: str) -> tuple[str, str, str]:
-        """E.164, country and time zone of a mobile number, or RowError.
-
-        The rules of contacts.phone (parse, is_mobile, country_of, time_zone_of) in one
-        pass: the number is parsed once and classified once, which halves an import's
-        time. tests/contacts/test_import.py checks that both always agree."""
-        text = raw.removeprefix("'")  # how exports keep a spreadsheet from reading "+44..."
-        if not text:
-            raise RowError("phone", raw, "no number given")
-        if text.startswith("00"):
-            text = "+" + text[2:]
-        try:
-            number = phonenumbers.parse(text, self.region)
-        except phonenumbers.NumberParseException as exc:
-            raise RowError("phone", raw, f"not a phone number ({exc._msg})") from None
-        code = number.country_code
-        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ())
-        if len(regions) == 1:
-            region = regions[0]
-        else:  # several regions share the code (+44: GB, GG, IM, JE): ask the number
-            region = phonenumbers.region_code_for_number(number)
-        # number_type is UNKNOWN exactly when is_valid_number is False.
-        kind = _number_type(number, region)
-        if kind == PhoneNumberType.UNKNOWN:
-            raise RowError("phone", raw, "not a valid number")
-        if kind not in MOBILE_KINDS:
-            what = "a landline" if kind == PhoneNumberType.FIXED_LINE else "not a mobile"
-            raise RowError("phone", raw, f"{what} number: texts cannot reach it")
-        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        # Non-geographic numbers (satellite phones) have region "001": no country.
-        country = region if region and region != "001" else ""
-        if phonenumbers.is_number_type_geographical(kind, code):
-            return e164, country, phones.time_zone_of(e164)
-        # A non-geographic number's zone depends on its country alone: ask once per country.
-        key = (code, country)
-        if key not in self.zones:
-            self.zones[key] = phones.time_zone_of(e164)
-        return e164, country, self.zones[key]
-
-
-# What contacts.phone.is_mobile accepts (some regions cannot tell mobiles from landlines).
-MOBILE_KINDS = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
-
-
-def _number_type(number: phonenumbers.PhoneNumber, region: str | None) -> int:
-    """phonenumbers.number_type for a number whose region is known already: that function
-    works the region out again, which for +44 costs as much as the type itself."""
-    if _type_in_region is None or region is None:
-        return phonenumbers.number_type(number)
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(number.country_code, region)
-    if metadata is None:
-        return PhoneNumberType.UNKNOWN
-    return _type_in_region(phonenumbers.national_significant_number(number), metadata)
-
-
-try:  # private, so optional: without it number_type does the same, a little slower
-    from phonenumbers.phonenumberutil import _number_type_helper as _type_in_region
-except ImportError:  # pragma: no cover
-    _type_in_region = None
-
-
-def _text(name: str, value: str, limit: int) -> str:
-    if "\x00" in value:
-        value = value.replace("\x00", "")
-    if len(value) > limit:
-        raise RowError(name, value, f"longer than {limit} characters ({len(value):,})")
-    if value.startswith(FORMULA_START) and len(value) > 1 and not _is_number(value):
-        raise RowError(name, value, f"looks like a spreadsheet formula (starts with {value[0]})")
-    return value
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-DATE_FORMATS = ("%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y")
-US_DATE_FORMATS = ("%m/%d/%Y", "%m-%d-%Y", "%m/%d/%y")
-
-
-def _custom_parser(f: CustomField) -> Callable[[str], Any]:
-    """A function from a cell to the field's value (RowError when it does not fit):
-    contacts.services.custom_value, with the common cases looked up in a table."""
-    column = f"custom:{f.key}"
-
-    def by_services(value: str) -> Any:
-        try:
-            return custom_value(f, value)
-        except ValidationError as exc:
-            raise RowError(column, value, " ".join(exc.messages)) from None
-
-    if f.kind == CustomField.Kind.TEXT:
-        return lambda value: _text(column, value, MAX_CUSTOM_TEXT)
-    if f.kind in (CustomField.Kind.CHOICE, CustomField.Kind.BOOLEAN):
-        if f.kind == CustomField.Kind.CHOICE:  # any capitalisation of a choice
-            known = {str(c).lower(): c for c in reversed(f.choices)}
-        else:
-            known = {w: True for w in ("1", "true", "yes", "y", "on")}
-            known |= {w: False for w in ("0", "false", "no", "n", "off")}
-
-        def from_table(value: str) -> Any:
-            found = known.get(value.lower(), known)
-            return by_services(value) if found is known else found
-
-        return from_table
-    if f.kind == CustomField.Kind.NUMBER:
-
-        def number(value: str) -> Any:
-            value = value.removeprefix("'")  # what exports put before a negative number
-            if value.lower().lstrip("+-") in {"nan", "inf", "infinity"}:
-                raise RowError(column, value, f"{f.label}: {value!r} is not a number.")
-            return by_services(value)
-
-        return number
-    if f.kind == CustomField.Kind.DATE:
-        return lambda value: by_services(_iso_date(value))
-    return by_services
-
-
-def _iso_date(value: str) -> str:
-    if len(value) >= 10 and value[4] == "-" and value[10:11] in ("", "T", " "):
-        return value[:10]
-    formats = US_DATE_FORMATS if settings.PHONE_DEFAULT_REGION == "US" else DATE_FORMATS
-    for form in formats:
-        try:
-            return datetime.strptime(value, form).date().isoformat()
-        except ValueError:
-            continue
-    return value
-
-
-# -- writing chunks ---------------------------------------------------------------------
-
-
-@dataclass
-class Chunk:
-    rows: list[Row]
-    rows_read: int
-    invalid: int
-
-
-@dataclass
-class Written:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    duplicates: list[tuple[int, str, int]] = field(default_factory=list)  # line, value, first line
-
-
-class PostgresWriter:
-    """COPY into a temporary table, then one statement per effect. Runs on whatever
-    connection the current thread has; the temporary tables live on it."""
-
-    def __init__(self, job: ImportJob, list_ids: list[int]) -> None:
-        self.update = job.on_existing == ImportJob.OnExisting.UPDATE
-        self.list_ids = list_ids
-        self.consent = {"user": job.created_by_id, "note": job.consent_source}
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS contacts_import_rows, contacts_import_seen")
-            cursor.execute(
-                "CREATE TEMPORARY TABLE contacts_import_rows (line bigint NOT NULL, "
-                "phone text NOT NULL, first_name text NOT NULL, last_name text NOT NULL, "
-                "email text NOT NULL, custom jsonb NOT NULL, country text NOT NULL, "
-                "time_zone text NOT NULL)"
-            )
-            cursor.execute(
-                "CREATE TEMPORARY TABLE contacts_import_seen (phone text PRIMARY KEY, line bigint NOT NULL)"
-            )
-
-    def write(self, rows: list[Row]) -> Written:
-        written = Written()
-        with connection.cursor() as cursor:
-            # Losing the last chunks on a database crash is harmless (the job's counters
-            # go with them); a larger GIN pending list makes the trigram index far cheaper.
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            cursor.execute("SET LOCAL gin_pending_list_limit TO '64MB'")
-            cursor.execute("TRUNCATE contacts_import_rows")
-            columns = "line, phone, first_name, last_name, email, custom, country, time_zone"
-            with cursor.copy(f"COPY contacts_import_rows ({columns}) FROM STDIN") as copy:
-                for r in rows:
-                    custom = json.dumps(r.custom) if r.custom else "{}"
-                    copy.write_row(
-                        (
-                            r.line,
-                            r.phone,
-                            r.first_name,
-                            r.last_name,
-                            r.email,
-                            custom,
-                            r.country,
-                            r.time_zone,
-                        )
-                    )
-            # The first row with a number stays; later ones are duplicates.
-            cursor.execute(DEDUPE_SQL)
-            duplicates = cursor.fetchall()
-            if duplicates:
-                cursor.execute(
-                    "SELECT phone, line FROM contacts_import_seen WHERE phone = ANY(%s)",
-                    [list({phone for _, phone in duplicates})],
-                )
-                first = dict(cursor.fetchall())
-                raw = {r.line: r.raw_phone for r in rows}
-                written.duplicates = sorted(
-                    (line, raw[line], first[phone]) for line, phone in duplicates
-                )
-            sql = UPSERT_SQL % (UPDATE_EXISTING if self.update else FIX_OPT_OUT)
-            cursor.execute(sql, {
-                **self.consent,
-                "record_consent": bool(self.consent["note"]),
-                "lists": self.list_ids,
-            })  # fmt: skip
-            written.created, written.updated = cursor.fetchone()
-            written.unchanged = len(rows) - len(duplicates) - written.created - written.updated
-            if self.list_ids and written.unchanged:
-                # Contacts the upsert left alone still join the lists. A statement of
-                # its own, so that it also sees contacts other imports just committed.
-                cursor.execute(MEMBERSHIP_SQL, [self.list_ids])
-        return written
-
-    def close(self) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS contacts_import_rows, contacts_import_seen")
-
-
-UPSERT_SQL = """
-WITH upserted AS (
-    INSERT INTO contacts_contact AS c (phone, first_name, last_name, email, custom, time_zone,
-        country, source, opted_out, opted_out_at, created_at, updated_at)
-    SELECT r.phone, r.first_name, r.last_name, r.email, r.custom, r.time_zone, r.country,
-        'import', s.phone IS NOT NULL, s.created_at, now(), now()
-    FROM contacts_import_rows r LEFT JOIN contacts_suppression s ON s.phone = r.phone
-    ON CONFLICT (phone) DO UPDATE SET %s
-    RETURNING c.id, c.phone, c.opted_out, (c.xmax = 0) AS inserted
-), consent AS (
-    INSERT INTO contacts_consentevent (phone, contact_id, kind, source, keyword, text,
-        user_id, note, created_at)
-    SELECT phone, id, 'opt_in', 'import', '', '', %%(user)s, %%(note)s, now()
-    FROM upserted WHERE inserted AND NOT opted_out AND %%(record_consent)s
-), members AS (
-    INSERT INTO contacts_listmembership (contact_list_id, contact_id, added_at)
-    SELECT l.id, u.id, now() FROM upserted u CROSS JOIN unnest(%%(lists)s::bigint[]) AS l(id)
-    ON CONFLICT DO NOTHING
-)
-SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
-"""
-# Blank cells keep what the contact has; an opt-out is never cleared.
-_NEW = {
-    "first_name": "COALESCE(NULLIF(EXCLUDED.first_name, ''), c.first_name)",
-    "last_name": "COALESCE(NULLIF(EXCLUDED.last_name, ''), c.last_name)",
-    "email": "COALESCE(NULLIF(EXCLUDED.email, ''), c.email)",
-    "custom": "c.custom || EXCLUDED.custom",
-    "country": "COALESCE(NULLIF(c.country, ''), EXCLUDED.country)",
-    "time_zone": "COALESCE(NULLIF(c.time_zone, ''), EXCLUDED.time_zone)",
-    "opted_out": "c.opted_out OR EXCLUDED.opted_out",
-    "opted_out_at": "CASE WHEN c.opted_out THEN c.opted_out_at ELSE EXCLUDED.opted_out_at END",
-}
-UPDATE_EXISTING = (
-    ", ".join(f"{column} = {value}" for column, value in _NEW.items())
-    + ", updated_at = now() WHERE c.erased_at IS NULL AND ("
-    + ", ".join(f"c.{column}" for column in _NEW)
-    + ") IS DISTINCT FROM ("
-    + ", ".join(_NEW.values())
-    + ")"
-)
-# "Skip existing" still makes a suppressed number's contact opted out.
-FIX_OPT_OUT = (
-    "opted_out = true, opted_out_at = EXCLUDED.opted_out_at, updated_at = now() "
-    "WHERE EXCLUDED.opted_out AND NOT c.opted_out"
-)
-DEDUPE_SQL = """
-WITH first AS (
-    INSERT INTO contacts_import_seen (phone, line)
-    SELECT phone, min(line) FROM contacts_import_rows GROUP BY phone
-    ON CONFLICT (phone) DO NOTHING
-    RETURNING line
-)
-DELETE FROM contacts_import_rows r WHERE NOT EXISTS (SELECT FROM first f WHERE f.line = r.line)
-RETURNING r.line, r.phone
-"""
-MEMBERSHIP_SQL = """
-INSERT INTO contacts_listmembership (contact_list_id, contact_id, added_at)
-SELECT l.id, m.contact_id, now()
-FROM (SELECT (SELECT c.id FROM contacts_contact c WHERE c.phone = r.phone) AS contact_id
-      FROM contacts_import_rows r) m
-CROSS JOIN unnest(%s::bigint[]) AS l(id)
-WHERE m.contact_id IS NOT NULL
-ON CONFLICT DO NOTHING
-"""
-
-
-class OrmWriter:
-    """The same effects with the ORM, for SQLite."""
-
-    def __init__(self, job: ImportJob, list_ids: list[int]) -> None:
-        self.job, self.list_ids = job, list_ids
-        self.update = job.on_existing == ImportJob.OnExisting.UPDATE
-        self.seen: dict[str, int] = {}
-
-    def write(self, rows: list[Row]) -> Written:
-        written, fresh = Written(), []
-        for r in rows:
-            first = self.seen.setdefault(r.phone, r.line)
-            if first == r.line:
-                fresh.append(r)
-            else:
-                written.duplicates.append((r.line, r.raw_phone, first))
-        numbers = [r.phone for r in fresh]
-        existing, suppressed = {}, {}
-        for start in range(0, len(numbers), 500):
-            batch = numbers[start : start + 500]
-            existing.update({c.phone: c for c in Contact.objects.filter(phone__in=batch)})
-            suppressed.update(
-                Suppression.objects.filter(phone__in=batch).values_list("phone", "created_at")
-            )
-        new = [
-            Contact(
-                phone=r.phone,
-                first_name=r.first_name,
-                last_name=r.last_name,
-                email=r.email,
-                custom=r.custom,
-                country=r.country,
-                time_zone=r.time_zone,
-                source=Source.IMPORT,
-                opted_out=r.phone in suppressed,
-                opted_out_at=suppressed.get(r.phone),
-            )
-            for r in fresh
-            if r.phone not in existing
-        ]
-        Contact.objects.bulk_create(new, batch_size=500)
-        changed = [
-            c for r in fresh if (c := existing.get(r.phone)) and self._merge(c, r, suppressed)
-        ]
-        now = timezone.now()
-        for c in changed:
-            c.updated_at = now
-        Contact.objects.bulk_update(changed, [*_NEW, "updated_at"], batch_size=500)
-        written.created, written.updated = len(new), len(changed)
-        written.unchanged = len(fresh) - len(new) - len(changed)
-        ids = [c.pk for c in new] + [c.pk for c in existing.values()]
-        ListMembership.objects.bulk_create(
-            [
-                ListMembership(contact_list_id=lid, contact_id=cid)
-                for lid in self.list_ids
-                for cid in ids
-            ],
-            ignore_conflicts=True,
-            batch_size=500,
-        )
-        if self.job.consent_source:
-            ConsentEvent.objects.bulk_create(
-                [
-                    ConsentEvent(
-                        phone=c.phone,
-                        contact=c,
-                        kind=ConsentEvent.Kind.OPT_IN,
-                        source=Source.IMPORT,
-                        user_id=self.job.created_by_id,
-                        note=self.job.consent_source,
-                    )
-                    for c in new
-                    if not c.opted_out
-                ],
-                batch_size=500,
-            )
-        return written
-
-    def _merge(self, c: Contact, r: Row, suppressed: dict) -> bool:
-        before = [getattr(c, name) for name in _NEW]
-        if r.phone in suppressed and not c.opted_out:
-            c.opted_out, c.opted_out_at = True, suppressed[r.phone]
-        if self.update and c.erased_at is None:
-            c.first_name = r.first_name or c.first_name
-            c.last_name = r.last_name or c.last_name
-            c.email = r.email or c.email
-            c.custom = {**c.custom, **r.custom}
-            c.country = c.country or r.country
-            c.time_zone = c.time_zone or r.time_zone
-        return before != [getattr(c, name) for name in _NEW]
-
-    def close(self) -> None:
-        pass
-
-
-class Pipeline:
-    """Writes chunks, each in its own transaction that also moves the job's counters.
-
-    On PostgreSQL outside a transaction (the worker) the writes run in a second
-    thread with its own connection, so that the database merges one chunk while this
-    thread reads and checks the next. Inside a transaction (tests, a shell) they run
-    here, so that they see what that transaction sees."""
-
-    def __init__(self, job: ImportJob, list_ids: list[int], on_duplicates: Callable) -> None:
-        self.job, self.list_ids, self.on_duplicates = job, list_ids, on_duplicates
-        self.threaded = connection.vendor == "postgresql" and not connection.in_atomic_block
-        self.error: BaseException | None = None
-        if self.threaded:
-            self.queue: queue.Queue[Chunk | None] = queue.Queue(maxsize=1)
-            self.thread = threading.Thread(target=self._work, name=f"import-{job.pk}", daemon=True)
-            self.thread.start()
-        else:
-            self.writer = self._writer()
-
-    def _writer(self) -> PostgresWriter | OrmWriter:
-        kind = PostgresWriter if connection.vendor == "postgresql" else OrmWriter
-        return kind(self.job, self.list_ids)
-
-    def submit(self, chunk: Chunk) -> None:
-        if not self.threaded:
-            self._write(self.writer, chunk)
-            return
-        while True:
-            self._raise_if_failed()
-            try:
-                self.queue.put(chunk, timeout=1)
-                return
-            except queue.Full:
-                continue
-
-    def finish(self) -> None:
-        if self.threaded:
-            self.queue.put(None)
-            self.thread.join()
-            self._raise_if_failed()
-        else:
-            self.writer.close()
-
-    def abort(self) -> None:
-        if self.threaded and self.thread.is_alive():
-            self.error = self.error or RuntimeError("stopped")
-            with contextlib.suppress(queue.Full):
-                self.queue.put_nowait(None)
-            self.thread.join(timeout=60)
-
-    def _raise_if_failed(self) -> None:
-        if self.error is not None:
-            raise self.error
-
-    def _work(self) -> None:
-        writer = None
-        try:
-            writer = self._writer()
-            while (chunk := self.queue.get()) is not None and self.error is None:
-                self._write(writer, chunk)
-            if writer is not None:
-                writer.close()
-        except BaseException as exc:
-            self.error = exc
-            while True:  # let submit() see the error instead of blocking on a full queue
-                try:
-                    if self.queue.get(timeout=1) is None:
-                        break
-                except queue.Empty:
-                    break
-        finally:
-            connection.close()
-
-    def _write(self, writer: PostgresWriter | OrmWriter, chunk: Chunk) -> None:
-        with transaction.atomic():
-            written = writer.write(chunk.rows) if chunk.rows else Written()
-            ImportJob.objects.filter(pk=self.job.pk).update(
-                rows_done=F("rows_done") + chunk.rows_read,
-                created=F("created") + written.created,
-                updated=F("updated") + written.updated,
-                unchanged=F("unchanged") + written.unchanged,
-                invalid=F("invalid") + chunk.invalid,
-                duplicate=F("duplicate") + len(written.duplicates),
-            )
-        _beat(self.job.pk)
-        if written.duplicates:
-            self.on_duplicates(written.duplicates)
 
 
 # -- the error report -------------------------------------------------------------------
@@ -1047,7 +276,7 @@ def _import(job: ImportJob, report: ErrorReport) -> None:
     custom_fields = list(CustomField.objects.all())
     checker = RowChecker(job.mapping, custom_fields)
     list_ids = list(ContactList.objects.filter(pk__in=job.list_ids).values_list("pk", flat=True))
-    pipeline = Pipeline(job, list_ids, report.add_duplicates)
+    pipeline = Pipeline(job, list_ids, report.add_duplicates, lambda: _beat(job.pk))
     rows: list[Row] = []
     read = invalid = 0
     try:
@@ -1056,7 +285,7 @@ def _import(job: ImportJob, report: ErrorReport) -> None:
             next(lines, None)
         for line, cells in enumerate(lines, start=2 if info.get("has_header") else 1):
             read += 1
-            if cells and cells[0] == _UNREADABLE:
+            if cells and cells[0] == UNREADABLE:
                 report.add(line, "", "", f"this line cannot be read ({cells[1]})")
                 invalid += 1
             elif any(cells):

@@ -1,0 +1,291 @@
+"""The rows of a contact import: which column holds which field (guessed from the
+header, chosen by the person importing), and the check of every row, which turns
+its cells into a Row or rejects it with a RowError naming the column and the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, NamedTuple
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from phonenumbers import PhoneMetadata, PhoneNumberType
+
+from contacts import phone as phones
+from contacts.import_files import ImportFileError
+from contacts.models import CustomField
+from contacts.services import custom_value
+
+FORMULA_START = ("=", "+", "-", "@")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_CUSTOM_TEXT = 500
+FIELD_LABELS = {
+    "phone": "Phone number",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "email": "Email",
+}
+HEADER_GUESSES = {
+    "phone": {
+        "phone", "mobile", "number", "phone number", "mobile number", "mobile phone",
+        "cell", "cell phone", "cellphone", "msisdn", "tel", "telephone", "telephone number",
+    },
+    "first_name": {"first name", "firstname", "first", "forename", "given name", "name first"},
+    "last_name": {"last name", "lastname", "surname", "family name", "last", "name last"},
+    "email": {"email", "e mail", "email address", "e mail address", "mail"},
+}  # fmt: skip
+
+# -- mapping ----------------------------------------------------------------------------
+
+
+def field_choices(custom_fields: list[CustomField]) -> list[tuple[str, str]]:
+    return [
+        ("", "— Do not import —"),
+        *FIELD_LABELS.items(),
+        *((f"custom:{f.key}", f"{f.label} (custom field)") for f in custom_fields),
+    ]
+
+
+def _header_key(text: str) -> str:
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", text.lower()).split())
+
+
+def guess_mapping(
+    header: list[str], custom_fields: list[CustomField], rows: list[list[str]] = ()
+) -> dict[str, str]:
+    """Column index (as text) -> field, from the column names, each field used once;
+    without a phone column by name, the first column whose cells look like numbers."""
+    guesses: dict[str, str] = {}
+    custom = {}
+    for f in custom_fields:
+        custom[_header_key(f.key)] = custom[_header_key(f.label)] = f"custom:{f.key}"
+    for index, name in enumerate(header):
+        key = _header_key(name)
+        found = next((f for f, names in HEADER_GUESSES.items() if key in names), None)
+        found = found or custom.get(key)
+        if found is None and re.search(r"\b(mobile|phone|cell)\b", key):
+            found = "phone"
+        if found and found not in guesses.values():
+            guesses[str(index)] = found
+    if "phone" not in guesses.values() and rows:
+        width = max(len(row) for row in rows)
+        for index in range(width):
+            cells = [row[index] for row in rows if index < len(row) and row[index].strip()]
+            if cells and str(index) not in guesses and not looks_like_header(cells):
+                guesses[str(index)] = "phone"
+                break
+    return guesses
+
+
+def looks_like_header(row: list[str]) -> bool:
+    """A first row with no cell that looks like a phone number is taken for column names."""
+    return not any(sum(ch.isdigit() for ch in cell) >= 7 for cell in row)
+
+
+# -- checking rows ----------------------------------------------------------------------
+
+
+class Row(NamedTuple):
+    line: int
+    phone: str
+    first_name: str
+    last_name: str
+    email: str
+    custom: dict[str, Any]
+    country: str
+    time_zone: str
+    raw_phone: str
+
+
+class RowError(Exception):
+    def __init__(self, column: str, value: str, reason: str) -> None:
+        super().__init__(reason)
+        self.column, self.value, self.reason = column, value, reason
+
+
+class RowChecker:
+    """Turns one row of cells into a Row, or raises RowError with the reason."""
+
+    def __init__(self, mapping: dict[str, str], custom_fields: list[CustomField]) -> None:
+        by_field = {name: int(index) for index, name in mapping.items() if name}
+        if "phone" not in by_field:
+            raise ImportFileError("No column is mapped to the phone number.")
+        self.phone_at = by_field["phone"]
+        self.text_at = [
+            (name, by_field[name], limit)
+            for name, limit in (("first_name", 150), ("last_name", 150), ("email", 254))
+            if name in by_field
+        ]
+        fields = {f.key: f for f in custom_fields}
+        self.custom_at = [
+            (fields[key].key, index, _custom_parser(fields[key]))
+            for name, index in by_field.items()
+            if name.startswith("custom:") and (key := name.removeprefix("custom:")) in fields
+        ]
+        self.region = settings.PHONE_DEFAULT_REGION
+        self.zones: dict[tuple[int, str], str] = {}
+
+    def check(self, line: int, cells: list[str]) -> Row:
+        width = len(cells)
+        raw = cells[self.phone_at].strip() if self.phone_at < width else ""
+        if not raw:
+            raise RowError("phone", raw, "no phone number")
+        phone, country, zone = self._mobile(raw)
+        values = {"first_name": "", "last_name": "", "email": ""}
+        for name, index, limit in self.text_at:
+            if index < width and (value := cells[index].strip()):
+                values[name] = _text(name, value, limit)
+        if values["email"] and not EMAIL_RE.match(values["email"]):
+            raise RowError("email", values["email"], "not an email address")
+        custom = {}
+        for key, index, parse in self.custom_at:
+            if index < width and (value := cells[index].strip()):
+                custom[key] = parse(value)
+        return Row(
+            line,
+            phone,
+            values["first_name"],
+            values["last_name"],
+            values["email"],
+            custom,
+            country,
+            zone,
+            raw,
+        )
+
+    def _mobile(self, raw: str) -> tuple[str, str, str]:
+        """E.164, country and time zone of a mobile number, or RowError.
+
+        The rules of contacts.phone (parse, is_mobile, country_of, time_zone_of) in one
+        pass: the number is parsed once and classified once, which halves an import's
+        time. tests/contacts/test_import.py checks that both always agree."""
+        text = raw.removeprefix("'")  # how exports keep a spreadsheet from reading "+44..."
+        if not text:
+            raise RowError("phone", raw, "no number given")
+        if text.startswith("00"):
+            text = "+" + text[2:]
+        try:
+            number = phonenumbers.parse(text, self.region)
+        except phonenumbers.NumberParseException as exc:
+            raise RowError("phone", raw, f"not a phone number ({exc._msg})") from None
+        code = number.country_code
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ())
+        if len(regions) == 1:
+            region = regions[0]
+        else:  # several regions share the code (+44: GB, GG, IM, JE): ask the number
+            region = phonenumbers.region_code_for_number(number)
+        # number_type is UNKNOWN exactly when is_valid_number is False.
+        kind = _number_type(number, region)
+        if kind == PhoneNumberType.UNKNOWN:
+            raise RowError("phone", raw, "not a valid number")
+        if kind not in MOBILE_KINDS:
+            what = "a landline" if kind == PhoneNumberType.FIXED_LINE else "not a mobile"
+            raise RowError("phone", raw, f"{what} number: texts cannot reach it")
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        # Non-geographic numbers (satellite phones) have region "001": no country.
+        country = region if region and region != "001" else ""
+        if phonenumbers.is_number_type_geographical(kind, code):
+            return e164, country, phones.time_zone_of(e164)
+        # A non-geographic number's zone depends on its country alone: ask once per country.
+        key = (code, country)
+        if key not in self.zones:
+            self.zones[key] = phones.time_zone_of(e164)
+        return e164, country, self.zones[key]
+
+
+# What contacts.phone.is_mobile accepts (some regions cannot tell mobiles from landlines).
+MOBILE_KINDS = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+def _number_type(number: phonenumbers.PhoneNumber, region: str | None) -> int:
+    """phonenumbers.number_type for a number whose region is known already: that function
+    works the region out again, which for +44 costs as much as the type itself."""
+    if _type_in_region is None or region is None:
+        return phonenumbers.number_type(number)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(number.country_code, region)
+    if metadata is None:
+        return PhoneNumberType.UNKNOWN
+    return _type_in_region(phonenumbers.national_significant_number(number), metadata)
+
+
+try:  # private, so optional: without it number_type does the same, a little slower
+    from phonenumbers.phonenumberutil import _number_type_helper as _type_in_region
+except ImportError:  # pragma: no cover
+    _type_in_region = None
+
+
+def _text(name: str, value: str, limit: int) -> str:
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if len(value) > limit:
+        raise RowError(name, value, f"longer than {limit} characters ({len(value):,})")
+    if value.startswith(FORMULA_START) and len(value) > 1 and not _is_number(value):
+        raise RowError(name, value, f"looks like a spreadsheet formula (starts with {value[0]})")
+    return value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+DATE_FORMATS = ("%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y")
+US_DATE_FORMATS = ("%m/%d/%Y", "%m-%d-%Y", "%m/%d/%y")
+
+
+def _custom_parser(f: CustomField) -> Callable[[str], Any]:
+    """A function from a cell to the field's value (RowError when it does not fit):
+    contacts.services.custom_value, with the common cases looked up in a table."""
+    column = f"custom:{f.key}"
+
+    def by_services(value: str) -> Any:
+        try:
+            return custom_value(f, value)
+        except ValidationError as exc:
+            raise RowError(column, value, " ".join(exc.messages)) from None
+
+    if f.kind == CustomField.Kind.TEXT:
+        return lambda value: _text(column, value, MAX_CUSTOM_TEXT)
+    if f.kind in (CustomField.Kind.CHOICE, CustomField.Kind.BOOLEAN):
+        if f.kind == CustomField.Kind.CHOICE:  # any capitalisation of a choice
+            known = {str(c).lower(): c for c in reversed(f.choices)}
+        else:
+            known = {w: True for w in ("1", "true", "yes", "y", "on")}
+            known |= {w: False for w in ("0", "false", "no", "n", "off")}
+
+        def from_table(value: str) -> Any:
+            found = known.get(value.lower(), known)
+            return by_services(value) if found is known else found
+
+        return from_table
+    if f.kind == CustomField.Kind.NUMBER:
+
+        def number(value: str) -> Any:
+            value = value.removeprefix("'")  # what exports put before a negative number
+            if value.lower().lstrip("+-") in {"nan", "inf", "infinity"}:
+                raise RowError(column, value, f"{f.label}: {value!r} is not a number.")
+            return by_services(value)
+
+        return number
+    if f.kind == CustomField.Kind.DATE:
+        return lambda value: by_services(_iso_date(value))
+    return by_services
+
+
+def _iso_date(value: str) -> str:
+    if len(value) >= 10 and value[4] == "-" and value[10:11] in ("", "T", " "):
+        return value[:10]
+    formats = US_DATE_FORMATS if settings.PHONE_DEFAULT_REGION == "US" else DATE_FORMATS
+    for form in formats:
+        try:
+            return datetime.strptime(value, form).date().isoformat()
+        except ValueError:
+            continue
+    return value
