@@ -28,7 +28,7 @@ def conversations_touch_sent(message_ids: list[int]) -> int:
         return _touch_each(message_ids)
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            r"""
             UPDATE inbox_conversation AS c
             SET last_message_at = m.created_at, last_message_id = m.id,
                 last_message_preview = m.preview, last_message_direction = %s,
