@@ -28,6 +28,7 @@ from messaging.models import Message, ProviderAccount, Sender, Status
 from messaging.providers import OutboundSMS, ProviderError, SendResult
 from messaging.render import render_claimed
 from messaging.services import backend_of, webhook_url
+from messaging.signals import message_statuses_changed
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +193,9 @@ def _send(backend, outbound: list[OutboundSMS]) -> list[SendResult]:
             # The whole call failed: the same outcome for every message in it.
             results.extend(SendResult(reference=m.reference, error=exc) for m in part)
         except Exception as exc:  # a bug in a backend must not strand claimed rows
-            log.exception("provider backend crashed")
+            log.exception(
+                "provider backend crashed", extra={"message_uuids": [m.reference for m in part]}
+            )
             error = ProviderError(f"backend error: {exc}", permanent=False, maybe_sent=True)
             results.extend(SendResult(reference=m.reference, error=error) for m in part)
     return results
@@ -217,7 +220,11 @@ def _record(
     for result in results:
         row = by_ref.get(result.reference)
         if row is None:
-            log.error("provider answered for a reference we did not send: %s", result.reference)
+            log.error(
+                "provider answered for a reference we did not send: %s",
+                result.reference,
+                extra={"message_uuid": result.reference},
+            )
             continue
         error = result.error
         if error is None:
@@ -249,8 +256,16 @@ def _record(
             Message.objects.filter(status=Status.SENDING).bulk_update(
                 failed, ["error_code", "error_reason", "provider_response"], batch_size=500
             )
-            Message.objects.filter(id__in=[m.id for m in failed], status=Status.SENDING).update(
+            failed_ids = list(
+                Message.objects.filter(
+                    id__in=[m.id for m in failed], status=Status.SENDING
+                ).values_list("id", flat=True)
+            )
+            Message.objects.filter(id__in=failed_ids, status=Status.SENDING).update(
                 status=Status.FAILED, failed_at=now, lease_expires_at=None
+            )
+            message_statuses_changed.send(
+                sender=Message, message_ids=failed_ids, status=Status.FAILED
             )
         if retry:
             Message.objects.filter(status=Status.SENDING).bulk_update(
@@ -315,18 +330,27 @@ def _mark_sent(sent: list[tuple[int, str, dict]], now) -> None:
                 FROM messaging_sent_result AS v
                 WHERE m.id = v.id AND m.status IN ('sending', 'sent', 'delivered',
                                                    'undelivered', 'failed')
+                RETURNING m.id, m.status, m.sent_at
                 """,
                 [now],
             )
+            # The rows this statement moved to 'sent' (others only got their provider id).
+            moved = [i for i, status, at in cursor.fetchall() if status == "sent" and at == now]
+            message_statuses_changed.send(sender=Message, message_ids=moved, status=Status.SENT)
         return
     Message.objects.bulk_update(
         [Message(id=i, provider_message_id=pid, provider_response=raw) for i, pid, raw in sent],
         ["provider_message_id", "provider_response"],
         batch_size=500,
     )
-    Message.objects.filter(id__in=ids, status=Status.SENDING).update(
-        status=Status.SENT, sent_at=now, lease_expires_at=None
-    )
+    with transaction.atomic():
+        moved = list(
+            Message.objects.filter(id__in=ids, status=Status.SENDING).values_list("id", flat=True)
+        )
+        Message.objects.filter(id__in=moved, status=Status.SENDING).update(
+            status=Status.SENT, sent_at=now, lease_expires_at=None
+        )
+        message_statuses_changed.send(sender=Message, message_ids=moved, status=Status.SENT)
 
 
 def reconcile_leases(*, limit: int = 500) -> dict[str, int]:

@@ -82,6 +82,9 @@ def _store_one(account: ProviderAccount, text: InboundSMS) -> Message | None:
         return None  # the same text, stored by a concurrent delivery of the webhook
     _handle_keyword(message, sender)
     from messaging import tasks
+    from messaging.signals import message_received
+
+    message_received.send(sender=Message, message=message)
 
     transaction.on_commit(lambda: tasks.inbound_process.delay(message.pk))
     return message
@@ -124,7 +127,12 @@ def _handle_keyword(message: Message, sender: Sender | None) -> None:
             compliance=compliance,
         )
     except SendRefused as exc:
-        log.warning("keyword reply not sent to %s: %s", message.from_number, exc)
+        log.warning(
+            "keyword reply not sent to %s: %s",
+            message.from_number,
+            exc,
+            extra={"message_uuid": str(message.uuid)},
+        )
 
 
 def inbound_process(*, message_id: int) -> bool:

@@ -22,6 +22,7 @@ from messaging.models import (
     statuses_below,
 )
 from messaging.providers import Receipt
+from messaging.signals import message_statuses_changed
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,13 @@ def receipts_apply(*, limit: int = 5000) -> dict[str, int]:
         unmatched = [r.pk for r in pending if r.pk not in matched]
         counts["unmatched"] = len(unmatched)
         if unmatched:
-            PendingReceipt.objects.filter(pk__in=unmatched).update(attempts=F("attempts") + 1)
+            # A receipt for a message still in 'sending' (its send result was lost: a
+            # killed worker, a dropped connection, a timeout) waits for the reconciler
+            # without using up its passes: the lease can outlast MAX_MATCH_ATTEMPTS.
+            waiting = _waiting_for_send_result([r for r in pending if r.pk not in matched])
+            PendingReceipt.objects.filter(
+                pk__in=[pk for pk in unmatched if pk not in waiting]
+            ).update(attempts=F("attempts") + 1)
     return counts
 
 
@@ -107,9 +114,16 @@ def _update_forward(status: str, messages: list[Message]) -> int:
     with_error = status in (Status.UNDELIVERED, Status.FAILED)
     if connection.vendor != "postgresql":
         fields = ["status", f"{status}_at"] + (["error_code", "error_reason"] if with_error else [])
-        return Message.objects.filter(status__in=statuses_below(status)).bulk_update(
-            messages, fields, batch_size=500
+        moved = set(
+            Message.objects.filter(
+                id__in=[m.id for m in messages], status__in=statuses_below(status)
+            ).values_list("id", flat=True)
         )
+        changed = Message.objects.filter(status__in=statuses_below(status)).bulk_update(
+            [m for m in messages if m.id in moved], fields, batch_size=500
+        )
+        message_statuses_changed.send(sender=Message, message_ids=sorted(moved), status=status)
+        return changed
     # One statement over unnest() arrays: bulk_update's CASE WHEN per row costs the
     # worker and the database far more for thousands of receipts.
     column = f"{status}_at"  # a Status value: never outside input
@@ -122,6 +136,7 @@ def _update_forward(status: str, messages: list[Message]) -> int:
             FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[], %s::text[])
                  AS v(id, at, code, reason)
             WHERE m.id = v.id AND m.status = ANY(%s)
+            RETURNING m.id
             """,  # noqa: S608 - the only interpolations are fixed column names
             [
                 status,
@@ -132,7 +147,9 @@ def _update_forward(status: str, messages: list[Message]) -> int:
                 statuses_below(status),
             ],
         )
-        return cursor.rowcount
+        moved = [row[0] for row in cursor.fetchall()]
+    message_statuses_changed.send(sender=Message, message_ids=moved, status=status)
+    return len(moved)
 
 
 def _opt_out_reported(message_ids: list[int]) -> None:
@@ -191,6 +208,20 @@ def _match(pending: list[PendingReceipt]) -> dict[int, int]:
             for receipt_pk in missing.get(str(uuid), ()):
                 matched.setdefault(receipt_pk, message_id)
     return matched
+
+
+def _waiting_for_send_result(receipts: list[PendingReceipt]) -> set[int]:
+    """The receipts whose reference is a message of ours still in 'sending'."""
+    references = {_normalized_uuid(r.reference) for r in receipts} - {""}
+    if not references:
+        return set()
+    sending = {
+        str(u)
+        for u in Message.objects.filter(
+            uuid__in=list(references), direction="out", status=Status.SENDING
+        ).values_list("uuid", flat=True)
+    }
+    return {r.pk for r in receipts if _normalized_uuid(r.reference) in sending}
 
 
 def _normalized_uuid(reference: str) -> str:
