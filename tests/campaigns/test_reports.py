@@ -473,7 +473,7 @@ def test_the_report_says_what_waits_for_quiet_hours_and_when_it_goes(
 
 
 def test_a_local_time_campaign_waits_for_each_recipients_local_time(launched):
-    campaign, messages = launched
+    campaign, _ = launched
     Campaign.objects.filter(pk=campaign.pk).update(schedule=Campaign.Schedule.LOCAL)
     campaign.refresh_from_db()
     later = timezone.now() + timedelta(hours=5)
