@@ -1,0 +1,105 @@
+"""Keys: bearer authentication, revocation, scopes, last use and the rate limit."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from api.keys import api_key_create, api_key_revoke, authenticate
+from api.models import ApiKey
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/messages"
+
+
+def _code(response) -> str:
+    return response.json()["error"]["code"]
+
+
+def test_the_key_is_stored_hashed_and_shown_once(key_owner):
+    key, full = api_key_create(name="CRM", scopes=["send"], created_by=key_owner)
+
+    prefix, _, secret = full.removeprefix("smsw_").partition("_")
+    assert prefix == key.prefix
+    row = ApiKey.objects.get()
+    assert secret not in row.secret_hash and len(row.secret_hash) == 64
+    assert authenticate(full).id == key.pk
+    assert authenticate(full[:-1] + ("A" if full[-1] != "A" else "B")) is None
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["", "Bearer", "Bearer smsw_nope_nope", "Token abc", "Bearer not-a-key", "Basic dXNlcjpwdw=="],
+)
+def test_missing_or_unknown_keys_get_401_json(header, db):
+    client = APIClient()
+    if header:
+        client.credentials(HTTP_AUTHORIZATION=header)
+    response = client.get(URL)
+    assert response.status_code == 401
+    assert _code(response) == "unauthenticated"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_revoked_key_stops_working_at_once(make_client, key_owner):
+    client = make_client("read")
+    assert client.get(URL).status_code == 200  # now cached
+
+    assert api_key_revoke(key=client.key, by=key_owner)
+
+    response = client.get(URL)
+    assert response.status_code == 401
+    assert _code(response) == "unauthenticated"
+    assert not api_key_revoke(key=client.key, by=key_owner)
+
+
+def test_a_key_without_the_scope_gets_403(make_client):
+    reader = make_client("read")
+    response = reader.post(URL, {"to": "+447912345001", "body": "x"}, format="json")
+    assert response.status_code == 403
+    assert _code(response) == "forbidden"
+    assert "send" in response.json()["error"]["message"]
+
+    contacts_only = make_client("contacts")
+    assert contacts_only.get(URL).status_code == 403
+    assert contacts_only.get("/api/v1/campaigns").status_code == 403
+    assert make_client("read").get("/api/v1/campaigns").status_code == 200
+
+
+def test_last_use_is_recorded_at_most_once_a_minute(make_client):
+    client = make_client("read")
+    client.get(URL)
+    first = ApiKey.objects.get(pk=client.key.pk).last_used_at
+    assert first is not None
+
+    client.get(URL)
+    assert ApiKey.objects.get(pk=client.key.pk).last_used_at == first
+
+
+def test_the_rate_limit_answers_429_with_retry_after(make_client, steady_clock):
+    client = make_client("read", rate_limit=3)
+    assert [client.get(URL).status_code for _ in range(3)] == [200, 200, 200]
+
+    response = client.get(URL)
+
+    assert response.status_code == 429
+    assert _code(response) == "rate_limited"
+    assert int(response["Retry-After"]) == 30  # the window's end
+    # Another key has its own window.
+    assert client.get(URL).status_code == 429
+    assert make_client("read", rate_limit=3).get(URL).status_code == 200
+
+
+def test_the_rate_limit_works_on_the_django_cache_without_redis(
+    make_client, settings, steady_clock
+):
+    settings.REDIS_URL = ""
+    client = make_client("read", rate_limit=2)
+    assert [client.get(URL).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_session_user_is_not_an_api_client(client, admin_user):
+    client.force_login(admin_user)
+    response = client.get(URL)
+    assert response.status_code == 401
