@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from campaigns.audience import local_launch_time
@@ -16,6 +17,9 @@ from messaging.models import Message, Status
 from smsworks.permissions import can
 
 ACTIVE = (Campaign.Status.LAUNCHING, Campaign.Status.SENDING, Campaign.Status.PAUSED)
+
+# A campaign finished sending (sent inside the transaction that marked it). Keyword: campaign_id.
+campaign_completed = Signal()
 
 
 def _move(campaign: Campaign, from_statuses, to_status: str, **fields) -> bool:
@@ -149,7 +153,11 @@ def campaigns_complete() -> int:
         if not Message.objects.filter(
             campaign_id=campaign_id, status__in=[Status.QUEUED, Status.SENDING]
         ).exists():
-            done += Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SENDING).update(
-                status=Campaign.Status.COMPLETED, completed_at=timezone.now()
-            )
+            with transaction.atomic():
+                completed = Campaign.objects.filter(
+                    pk=campaign_id, status=Campaign.Status.SENDING
+                ).update(status=Campaign.Status.COMPLETED, completed_at=timezone.now())
+                if completed:
+                    campaign_completed.send(sender=Campaign, campaign_id=campaign_id)
+            done += completed
     return done

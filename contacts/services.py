@@ -6,10 +6,15 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from contacts import phone as phones
 from contacts.models import ConsentEvent, Contact, Source, Suppression
+
+# Numbers opted out or in (sent inside the transaction that recorded it).
+# Keywords: kind (ConsentEvent.Kind value), events (list[ConsentEvent]).
+consent_changed = Signal()
 
 
 def _record(*, kind: str, phone: str, contact: Contact | None, **fields) -> ConsentEvent:
@@ -47,6 +52,7 @@ def contact_opt_out(
         Contact.objects.filter(pk=contact.pk).update(
             opted_out=True, opted_out_at=event.created_at, updated_at=timezone.now()
         )
+    consent_changed.send(sender=Contact, kind=ConsentEvent.Kind.OPT_OUT, events=[event])
     return event
 
 
@@ -81,6 +87,7 @@ def contact_opt_in(
         Contact.objects.filter(pk=contact.pk).update(
             opted_out=False, opted_out_at=None, updated_at=timezone.now()
         )
+    consent_changed.send(sender=Contact, kind=ConsentEvent.Kind.OPT_IN, events=[event])
     return event
 
 
@@ -188,7 +195,7 @@ def contacts_opt_out(*, ids: list[int], user: AbstractBaseUser | None, note: str
         if not contacts:
             return 0
         now = timezone.now()
-        ConsentEvent.objects.bulk_create(
+        events = ConsentEvent.objects.bulk_create(
             [
                 ConsentEvent(
                     phone=c.phone,
@@ -208,4 +215,5 @@ def contacts_opt_out(*, ids: list[int], user: AbstractBaseUser | None, note: str
         Contact.objects.filter(id__in=[c.id for c in contacts]).update(
             opted_out=True, opted_out_at=now, updated_at=now
         )
+        consent_changed.send(sender=Contact, kind=ConsentEvent.Kind.OPT_OUT, events=events)
     return len(contacts)
