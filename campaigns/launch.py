@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from audit.services import audit_record
 from campaigns.audience import campaign_audience, send_time, zone_of
 from campaigns.models import Campaign, CampaignLink, CampaignSettings
 from messaging import encoding, merge
@@ -185,6 +186,9 @@ def campaign_launch(*, campaign_id: int) -> bool:
         sender_id = campaign.sender_id
         transaction.on_commit(lambda: tasks.kick_dispatch(sender_id, "bulk"))
     log.info("campaign %s launched: %s new rows", campaign.pk, inserted)
+    audit_record(
+        actor=None, action="campaign.launched", target=campaign, details={"new_rows": inserted}
+    )
     return True
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.views.decorators.http import require_http_methods, require_POST
 
+from audit.services import audit_record
 from campaigns import compose, services
 from campaigns.forms import CampaignForm, CampaignSettingsForm
 from campaigns.models import Campaign, CampaignSettings
@@ -163,6 +164,12 @@ def _submit(
     if not schedule:
         flash.success(request, "Draft saved.")
         return redirect("campaigns:edit", pk=saved.pk)
+    submitted = saved.status == Campaign.Status.PENDING_APPROVAL
+    audit_record(
+        action="campaign.submitted" if submitted else "campaign.scheduled",
+        target=saved,
+        request=request,
+    )
     flash.success(request, _scheduled_message(saved))
     return redirect("campaigns:detail", pk=saved.pk)
 
@@ -271,7 +278,7 @@ def _test_sends_exhausted(request: HttpRequest) -> bool:
     return cache.incr(key) > TEST_SENDS_PER_HOUR
 
 
-def _control(request: HttpRequest, pk: int, act, done: str) -> HttpResponse:
+def _control(request: HttpRequest, pk: int, act, done: str, action: str = "") -> HttpResponse:
     """Run a status change; a lost race or a repeated click is a message, never a 500."""
     campaign = get_object_or_404(Campaign, pk=pk)
     try:
@@ -279,6 +286,8 @@ def _control(request: HttpRequest, pk: int, act, done: str) -> HttpResponse:
     except ValidationError as exc:
         flash.warning(request, " ".join(exc.messages))
     else:
+        details = {"result": result} if isinstance(result, int | dict) else None
+        audit_record(action=action, target=campaign, details=details, request=request)
         flash.success(request, done.format(result=result))
     return redirect("campaigns:detail", pk=campaign.pk)
 
@@ -291,6 +300,7 @@ def campaign_approve(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         lambda c: services.campaign_approve(campaign=c, by=request.user),
         "Approved. The campaign is scheduled.",
+        action="campaign.approved",
     )
 
 
@@ -302,6 +312,7 @@ def campaign_reject(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         lambda c: compose.campaign_reject(campaign=c, by=request.user),
         "Sent back to draft. Its author can edit it and submit it again.",
+        action="campaign.rejected",
     )
 
 
@@ -313,6 +324,7 @@ def campaign_pause(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         lambda c: services.campaign_pause(campaign=c),
         "Paused: {result} queued message(s) are held until you resume.",
+        action="campaign.paused",
     )
 
 
@@ -324,6 +336,7 @@ def campaign_resume(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         lambda c: services.campaign_resume(campaign=c),
         "Resumed: {result} held message(s) are on their way again.",
+        action="campaign.resumed",
     )
 
 
@@ -338,6 +351,7 @@ def campaign_cancel(request: HttpRequest, pk: int) -> HttpResponse:
             lambda c: services.campaign_cancel(campaign=c),
             "Campaign cancelled: {result[cancelled]} queued message(s) will not be sent; "
             "{result[in_flight]} already with the provider may still arrive.",
+            action="campaign.cancelled",
         )
     if campaign.status not in CANCELLABLE:
         flash.info(

@@ -3,6 +3,7 @@ from django.db.models import Exists, OuterRef
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from audit.services import audit_record
 from contacts import services
 from contacts.forms import BulkActionForm, ContactFilterForm, ContactForm
 from contacts.models import Contact, ContactList, ListMembership
@@ -69,6 +70,11 @@ def contact_bulk(request):
         flash.success(request, f"Added {added} contact(s) to {target}.")
     elif action == "opt_out":
         count = services.contacts_opt_out(ids=ids, user=request.user, note="Bulk action")
+        audit_record(
+            action="consent.bulk_opted_out",
+            details={"contacts": len(ids), "opted_out": count},
+            request=request,
+        )
         flash.success(request, f"Opted out {count} contact(s).")
     else:
         count = services.contacts_erase(ids=ids)

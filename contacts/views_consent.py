@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from audit.services import audit_record
 from contacts.forms import ManualOptInForm, ManualOptOutForm
 from contacts.models import ConsentEvent, Source, Suppression
 from contacts.services import contact_opt_in, contact_opt_out
@@ -51,6 +52,11 @@ def optout_add(request):
             user=request.user,
             note=form.cleaned_data["note"],
         )
+        audit_record(
+            action="consent.opted_out",
+            details={"phone": form.cleaned_data["phone"]},
+            request=request,
+        )
         flash.success(request, f"{form.cleaned_data['phone']} is opted out.")
     else:
         flash.error(
@@ -74,6 +80,11 @@ def optout_remove(request):
         except ValidationError as exc:
             flash.error(request, " ".join(exc.messages))
         else:
+            audit_record(
+                action="consent.opted_in",
+                details={"phone": form.cleaned_data["phone"]},
+                request=request,
+            )
             flash.success(request, f"{form.cleaned_data['phone']} is opted in again.")
     else:
         flash.error(

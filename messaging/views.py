@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from audit.services import audit_record
 from contacts import phone as phones
 from messaging import encoding
 from messaging.forms import MessageFilterForm, ProviderAccountForm, SenderForm, TestSendForm
@@ -31,6 +32,10 @@ def provider_edit(request, pk: int | None = None):
     form = ProviderAccountForm(request.POST or None, instance=account)
     if request.method == "POST" and form.is_valid():
         account = form.save()
+        action = "provider_account.created" if pk is None else "provider_account.edited"
+        audit_record(
+            action=action, target=account, details={"changed": form.changed_data}, request=request
+        )
         flash.success(request, f"Provider account {account.name} saved.")
         return redirect("messaging:provider_detail", pk=account.pk)
     return render(request, "messaging/provider_form.html", {"form": form, "account": account})
@@ -79,6 +84,10 @@ def sender_edit(request, pk: int | None = None):
         if form.cleaned_data["is_default"]:
             Sender.objects.exclude(pk=sender.pk if sender else None).update(is_default=False)
         sender = form.save()
+        action = "sender.created" if pk is None else "sender.edited"
+        audit_record(
+            action=action, target=sender, details={"changed": form.changed_data}, request=request
+        )
         flash.success(request, f"Sender {sender} saved.")
         return redirect("messaging:senders")
     return render(request, "messaging/sender_form.html", {"form": form, "sender": sender})

@@ -1,3 +1,10 @@
+from django.urls import path
+
+from ops import views
+
 app_name = "ops"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("health/", views.health, name="health"),
+    path("ops/", views.system, name="system"),
+]

@@ -7,6 +7,7 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from audit.services import audit_record, audit_user_changes
 from smsworks import services
 from smsworks.forms import UserCreateForm, UserUpdateForm
 from smsworks.permissions import can, require, role_of
@@ -44,6 +45,9 @@ def user_create(request):
             first_name=data["first_name"],
             last_name=data["last_name"],
         )
+        audit_record(
+            action="user.created", target=user, details={"role": data["role"]}, request=request
+        )
         messages.success(request, f"User {user.username} created as {data['role']}.")
         return redirect("users:list")
     return render(request, "smsworks/user_form.html", {"form": form, "title": "New user"})
@@ -67,6 +71,7 @@ def user_edit(request, pk: int):
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
+            audit_user_changes(user=user, before=initial, after=form.cleaned_data, request=request)
             messages.success(request, f"User {user.username} saved.")
             return redirect("users:list")
     return render(
@@ -83,6 +88,7 @@ def user_set_password(request, pk: int):
     form = SetPasswordForm(user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         services.user_set_password(user=user, password=form.cleaned_data["new_password1"])
+        audit_record(action="user.password_set", target=user, request=request)
         messages.success(request, f"Password for {user.username} changed.")
         return redirect("users:list")
     return render(
