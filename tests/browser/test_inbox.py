@@ -261,3 +261,38 @@ def test_an_admin_sets_up_an_out_of_hours_reply_and_sees_what_it_did(page, live_
     page.goto("/inbox/rules/")
     expect(page.get_by_test_id("rules")).to_contain_text("2 matches")
     screenshot(page, "inbox-rules")
+
+
+def test_an_admin_adds_several_actions_to_a_rule_in_one_save(page, live_server, admin_user):
+    from contacts.models import ContactList
+    from inbox.models import Rule
+
+    ContactList.objects.create(name="Members")
+    sign_in(page, admin_user.username, PASSWORD)
+    page.goto("/inbox/rules/new/")
+    page.get_by_label("Name").fill("Join the club")
+    page.get_by_label("Keyword").fill("join")
+    actions = page.get_by_test_id("action-form")
+    expect(actions).to_have_count(1)
+    actions.nth(0).get_by_label("Action").select_option("auto_reply")
+    actions.nth(0).get_by_label("Text").fill("Welcome to the club!")
+
+    page.get_by_test_id("add-action").click()
+    expect(actions).to_have_count(2)
+    second = actions.nth(1)
+    second.get_by_label("Action").select_option("add_to_list")
+    expect(second.get_by_label("Text")).to_be_hidden()  # only the list fields show
+    second.get_by_label("Contact list").select_option(label="Members")
+    second.get_by_label("Record consent (opt-in)").check()
+    page.get_by_test_id("add-action").click()  # a third, left empty: ignored on save
+    expect(actions).to_have_count(3)
+    screenshot(page, "inbox-rule-form-actions")
+    page.get_by_role("button", name="Save rule").click()
+
+    expect(page.locator("h1")).to_contain_text("Join the club")
+    rule = Rule.objects.get(name="Join the club")
+    assert [(a.kind, a.text, a.opt_in) for a in rule.actions.order_by("position")] == [
+        ("auto_reply", "Welcome to the club!", False),
+        ("add_to_list", "", True),
+    ]
+    assert rule.actions.get(kind="add_to_list").contact_list.name == "Members"
