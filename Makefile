@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 WEB_ADDR ?= 127.0.0.1:8000
 export WEB_ADDR
 
-.PHONY: install run test lint format migrate seed clean help
+.PHONY: install run test lint format migrate seed clean help drills bench
 
 help:
 	@echo "make run   - set up and run the whole platform with demo data"
@@ -38,7 +38,9 @@ run: seed
 	@echo "smsworks is starting:"
 	@echo "  web:       http://$(WEB_ADDR)/"
 	@echo "  simulator: http://127.0.0.1:9000/phone  (virtual phone: text the platform)"
-	@echo "  (Ctrl-C stops web, worker and beat together)"
+	@echo "  API docs:  http://$(WEB_ADDR)/api/v1/docs/  (keys: Admin > Integrations)"
+	@echo "  SMTP:      127.0.0.1:2525  (email-to-SMS: mail <number>@sms.localhost)"
+	@echo "  (Ctrl-C stops web, workers, beat, simulator and SMTP together)"
 	@echo
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
 
@@ -53,6 +55,16 @@ format: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Fault drills at full size (each fault on its own, 50,000 messages; DRILL_MESSAGES=...
+# overrides). `make test` runs the short drill. See docs/drills.md.
+drills: install
+	SMSWORKS_DRILLS=full $(BIN)/python -m pytest tests/drills -m drill_full -p no:randomly $(PYTEST_ARGS)
+
+# Every benchmark under bench/ at its default size, then bench/REPORT.md
+# (BENCH_ARGS=--quick for smaller sizes, BENCH_ARGS="--only dispatch receipts").
+bench: install
+	$(BIN)/python bench/report.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var/broker var/test.sqlite3* .pytest_cache

@@ -47,6 +47,7 @@ BASE_ENV = {
     "SECRET_KEY": "bench-only-" + "x" * 40,
     "ALLOWED_HOSTS": "127.0.0.1,localhost",
     "SESSION_COOKIE_SECURE": "false",
+    "SECURE_SSL_REDIRECT": "false",  # plain HTTP on loopback
     "SECURE_HSTS_SECONDS": "0",
     "CONN_MAX_AGE": "600",
     "PYTHONUNBUFFERED": "1",

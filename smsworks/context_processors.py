@@ -39,6 +39,7 @@ ADMIN_NAV = [
     NavItem("Inbox rules", "funnel", "inbox:rules", "inbox_rules_manage"),
     NavItem("Integrations", "plug", "integrations:index", "integrations_manage"),
     NavItem("Audit log", "journal-text", "audit:log", "audit_view"),
+    NavItem("System health", "heart-pulse", "ops:system", "audit_view"),
 ]
 
 

@@ -38,6 +38,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_celery_beat",
     "axes",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "smsworks",
     "contacts",
     "messaging",
@@ -52,6 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -153,12 +157,44 @@ CSRF_COOKIE_HTTPONLY = False  # HTMX reads the token from the page, not the cook
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if not DEBUG:
+    # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (docs/production.md).
+    # SECURE_SSL_REDIRECT=false when the proxy already redirects, or for plain-HTTP tests.
+    SECURE_SSL_REDIRECT = os.environ.get("SECURE_SSL_REDIRECT", "true").lower() == "true"
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "true").lower() == "true"
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_PRELOAD = os.environ.get("SECURE_HSTS_PRELOAD", "false").lower() == "true"
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading is a commitment for the whole domain: opt in, not a warning.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+    if os.environ.get("SECURE_PROXY_SSL_HEADER", "true").lower() == "true":
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # The load balancer's health probe arrives over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+# The audit log keeps the client's address: behind a proxy, name the header it sets
+# (e.g. HTTP_X_REAL_IP); empty: REMOTE_ADDR.
+AUDIT_CLIENT_IP_HEADER = os.environ.get("AUDIT_CLIENT_IP_HEADER", "")
+
+# Content-Security-Policy (django-csp): scripts only from our own static files, no
+# inline scripts or on* handlers (pages use data- attributes, see static/js/smsworks.js).
+# Inline style attributes stay allowed: they cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Redis and the cache (shared by web and workers) ---
 REDIS_URL = CONFIG.redis_url
@@ -203,6 +239,20 @@ MESSAGING_HELP_REPLY = os.environ.get(
 )
 # Dotted paths of callables taking an inbound Message: the inbox registers here.
 MESSAGING_INBOUND_HANDLERS: list[str] = ["inbox.handlers.on_inbound"]
+
+# --- Email-to-SMS (emailsms/, docs/email-to-sms.md) ---
+# Mail to <number>@EMAIL_TO_SMS_DOMAIN from an allowed sender becomes a text.
+EMAIL_TO_SMS_DOMAIN = os.environ.get("EMAIL_TO_SMS_DOMAIN", "") or "sms.localhost"
+EMAIL_TO_SMS_SMTP_HOST = os.environ.get("EMAIL_TO_SMS_SMTP_HOST", "") or "127.0.0.1"
+EMAIL_TO_SMS_SMTP_PORT = int(os.environ.get("EMAIL_TO_SMS_SMTP_PORT", "") or "2525")
+EMAIL_TO_SMS_MAX_SEGMENTS = int(os.environ.get("EMAIL_TO_SMS_MAX_SEGMENTS", "") or "6")
+EMAIL_TO_SMS_MAX_RECIPIENTS = 10
+EMAIL_TO_SMS_MAX_MAIL_BYTES = 5 * 1024 * 1024
+# An SMS reply is mailed back when the number was texted from an email within this many days.
+EMAIL_TO_SMS_REPLY_DAYS = int(os.environ.get("EMAIL_TO_SMS_REPLY_DAYS", "") or "7")
+# Mailgun's HTTP webhook signing key, for its inbound route (empty: the endpoint refuses all).
+MAILGUN_WEBHOOK_SIGNING_KEY = os.environ.get("MAILGUN_WEBHOOK_SIGNING_KEY", "")
+MESSAGING_INBOUND_HANDLERS.append("emailsms.handlers.on_inbound")
 
 # --- Celery ---
 # Tasks are only triggers: the database is the queue of record, so a lost task
@@ -249,13 +299,69 @@ CELERY_BEAT_SCHEDULE = {
     "messaging-inbound-sweep": {"task": "messaging.inbound_sweep", "schedule": 30.0},
     "campaigns-tick": {"task": "campaigns.tick", "schedule": 5.0},
     "inbox-tick": {"task": "inbox.tick", "schedule": 15.0},
+    "integrations-deliver-due": {"task": "integrations.deliver_due", "schedule": 15.0},
+    "emailsms-replies": {"task": "emailsms.replies_due", "schedule": 30.0},
+    "api-purge": {"task": "api.purge", "schedule": 3600.0},
 }
 
+# --- REST API (api/, docs/api.md) ---
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.auth.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttle.ApiKeyRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    # ASCII-escaped JSON: an echoed lone surrogate from a client cannot break encoding.
+    "UNICODE_JSON": False,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "smsworks API",
+    "DESCRIPTION": "Send SMS, manage contacts and campaigns, one-time passwords. See docs/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# Heartbeats on every queue: /health/ and /ops/ see beat and a worker per queue.
+CELERY_BEAT_SCHEDULE.update(
+    {
+        f"ops-heartbeat-{_queue}": {
+            "task": "ops.heartbeat",
+            "schedule": 10.0,
+            "args": (_queue,),
+            "options": {"queue": _queue, "expires": 30},
+        }
+        for _queue in ("transactional", "bulk", "default")
+    }
+)
+# A heartbeat older than this many seconds means beat or a queue's workers are down.
+OPS_HEARTBEAT_MAX_AGE = int(os.environ.get("OPS_HEARTBEAT_MAX_AGE", "60"))
+
+# LOG_FORMAT=json (the default without DEBUG): one JSON object per line, for log
+# shippers; message_uuid(s) passed in `extra` become fields (smsworks/logs.py).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain" if DEBUG else "json").lower()
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": "INFO"},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "smsworks.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

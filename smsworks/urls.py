@@ -39,6 +39,7 @@ urlpatterns = [
     path("", include("campaigns.urls_links")),
     path("", include("inbox.urls")),
     path("api/v1/", include("api.urls")),
+    path("integrations/keys/", include("api.urls_keys")),
     path("integrations/", include("integrations.urls")),
     path("integrations/email/", include("emailsms.urls")),
     path("audit/", include("audit.urls")),

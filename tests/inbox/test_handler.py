@@ -16,8 +16,8 @@ from tests.inbox.conftest import receive, store
 pytestmark = pytest.mark.django_db
 
 
-def test_it_is_registered_as_the_engines_inbound_handler():
-    assert settings.MESSAGING_INBOUND_HANDLERS == ["inbox.handlers.on_inbound"]
+def test_it_is_registered_as_the_engines_first_inbound_handler():
+    assert settings.MESSAGING_INBOUND_HANDLERS[0] == "inbox.handlers.on_inbound"
 
 
 def test_it_creates_one_conversation_per_contact_number_and_platform_number(sender):
