@@ -12,7 +12,7 @@ from smsworks.roles import Role
 
 DEMO_PASSWORD = "smsworks-demo"  # noqa: S105 - printed demo login, documented
 # Each app owns its demo data: a seed() returning lines to print.
-SEEDERS = ["messaging.demo.seed", "contacts.demo.seed"]
+SEEDERS = ["messaging.demo.seed", "contacts.demo.seed", "emailsms.demo.seed"]
 DEMO_USERS = [
     ("admin", "Ada", "Admin", Role.ADMIN),
     ("marketer", "Mia", "Marketer", Role.MARKETER),
