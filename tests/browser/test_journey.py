@@ -20,7 +20,7 @@ from tests.factories import (
     ProviderAccountFactory,
     SenderFactory,
 )
-from tests.processes import celery_worker, wait_for
+from tests.processes import celery_beat, celery_worker, wait_for
 from tests.simulator.process import running_simulator
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -59,9 +59,12 @@ def provider(live_server, settings, fresh_buckets):
             "MESSAGING_WEBHOOK_BASE_URL": live_server.url,
             "SHORT_LINK_BASE_URL": f"{live_server.url}/l",
         }
-        with celery_worker(concurrency=2, env=env) as worker:
+        # Beat as in `make run`: it applies receipts every 2 s, so the last receipt of a
+        # burst never waits for the next webhook's kick.
+        with celery_worker(concurrency=2, env=env) as worker, celery_beat(env=env) as beat:
             yield sim
             assert worker.poll() is None, "the worker process exited"
+            assert beat.poll() is None, "beat exited"
 
 
 def test_compose_send_deliver_click_and_read_the_report(page, marketer_user, provider):
