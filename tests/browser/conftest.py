@@ -44,7 +44,7 @@ def browser():
 @pytest.fixture
 def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(20_000)  # a busy CI machine: generous, never a timing assertion
     page = context.new_page()
     yield page
     context.close()

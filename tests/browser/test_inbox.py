@@ -114,17 +114,17 @@ def test_a_text_from_the_phone_is_answered_live_and_stop_locks_the_reply_box(
 
         bubble = page.get_by_test_id("message").filter(has_text=reply)
         expect(bubble.get_by_test_id("status")).to_have_attribute(
-            "data-status", "delivered", timeout=15_000
+            "data-status", "delivered", timeout=30_000
         )
         expect(page.get_by_test_id("reply-body")).to_have_value("")
-        wait_for(lambda: sim.messages(to=PHONE), timeout=10, what="the reply on the phone")
+        wait_for(lambda: sim.messages(to=PHONE), timeout=30, what="the reply on the phone")
         assert [m["content"] for m in sim.messages(to=PHONE)] == [reply]
         sent = Message.objects.get(body=reply)
         assert (sent.priority, sent.sender) == ("transactional", sender)
         screenshot(page, "inbox-answered")
 
         text_from_phone(sim, "STOP")
-        expect(page.get_by_test_id("reply-disabled")).to_contain_text("opted out", timeout=10_000)
+        expect(page.get_by_test_id("reply-disabled")).to_contain_text("opted out", timeout=30_000)
         expect(page.get_by_test_id("reply-body")).to_be_disabled()
         expect(page.get_by_test_id("send")).to_be_disabled()
         expect(page.get_by_test_id("consent-state")).to_have_text("Opted out")

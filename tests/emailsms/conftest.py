@@ -39,7 +39,7 @@ def _answers(listener: Listener) -> bool:
     if listener.process.poll() is not None:
         raise AssertionError(f"run_smtp exited early:\n{listener.log.read_text()}")
     try:
-        with smtplib.SMTP(listener.host, listener.port, timeout=5) as smtp:
+        with smtplib.SMTP(listener.host, listener.port, timeout=30) as smtp:
             return smtp.noop()[0] == 250
     except OSError:
         return False

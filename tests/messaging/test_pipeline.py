@@ -42,7 +42,7 @@ def test_it_sends_once_and_applies_the_receipts(engine):
     assert sent.count() == 30
     assert not sent.filter(provider_message_id="").exists()
 
-    wait_for(lambda: PendingReceipt.objects.count() >= 30, timeout=20, what="30 receipts")
+    wait_for(lambda: PendingReceipt.objects.count() >= 30, timeout=60, what="30 receipts")
     receipts_apply()
     assert Message.objects.filter(status=Status.DELIVERED, delivered_at__isnull=False).count() == 30
 

@@ -227,7 +227,7 @@ def test_it_retries_receipts_while_the_platform_is_down(
     backend_for(simulator).send(sms(callback=f"{receiver.url}/receipts/"))
 
     simulator.wait_for(
-        lambda: simulator.stats()["receipts"]["posted"] == 1, timeout=15, what="a posted receipt"
+        lambda: simulator.stats()["receipts"]["posted"] == 1, timeout=60, what="a posted receipt"
     )
 
     assert len(receiver.requests) == 3
