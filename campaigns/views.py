@@ -15,7 +15,7 @@ from django.utils.formats import date_format
 from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.services import audit_record
-from campaigns import compose, services
+from campaigns import compose, reports, services
 from campaigns.forms import CampaignForm, CampaignSettingsForm
 from campaigns.models import Campaign, CampaignSettings
 from messaging import merge
@@ -45,7 +45,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     page = list(campaigns.order_by("-id")[: PAGE_SIZE + 1])
     has_more = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]
-    rates = compose.campaign_rates(c.pk for c in page)
+    rates = reports.campaign_rates_shared(page)
     return render(
         request,
         "campaigns/campaign_list.html",

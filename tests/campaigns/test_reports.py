@@ -482,3 +482,20 @@ def test_a_local_time_campaign_waits_for_each_recipients_local_time(launched):
     waiting = reports.campaign_snapshot(campaign).waiting
 
     assert waiting.count == 3 and waiting.reason == "their recipients' local send time"
+
+
+def test_the_list_shares_a_large_campaigns_counts_for_a_moment(launched, monkeypatch):
+    campaign, _ = launched
+    small = CampaignFactory(name="Small")
+    Message.objects.filter(status="queued").update(status="delivered")
+
+    monkeypatch.setattr(reports, "SNAPSHOT_MIN_MESSAGES", 10)  # "large": 18 messages
+    first = reports.campaign_rates_shared([campaign, small])
+    Message.objects.filter(status="delivered").update(status="failed")
+    second = reports.campaign_rates_shared([campaign, small])
+
+    assert first[campaign.pk].delivered == 9
+    assert second[campaign.pk] == first[campaign.pk]  # shared: not counted again
+    cache.delete(f"campaigns:rates:{campaign.pk}")
+    assert reports.campaign_rates_shared([campaign])[campaign.pk].delivered == 0
+    assert small.pk not in first  # no messages, counted afresh every time
