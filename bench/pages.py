@@ -259,11 +259,15 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
         cache.delete(reports.snapshot_key(big.pk))
         cache.delete(f"campaigns:timeline:{big.pk}")
 
+    def evict_rates() -> None:
+        cache.delete(f"campaigns:rates:{big.pk}")
+
     # (figure, URL name, args, query, judged against the target, run before each request)
     pages = [
         ("report", "campaigns:report", [big.pk], "", True, None),
         ("report_uncached", "campaigns:report", [big.pk], "", False, evict),
         ("campaign_list", "campaigns:list", [], "", True, None),
+        ("campaign_list_uncached", "campaigns:list", [], "", False, evict_rates),
         ("report_live", "campaigns:report_live", [big.pk], "", False, None),
         ("report_live_uncached", "campaigns:report_live", [big.pk], "", False, evict),
         ("report_timeline", "campaigns:report_timeline", [big.pk], "", False, None),
