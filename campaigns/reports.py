@@ -37,6 +37,9 @@ SNAPSHOT_SECONDS_DONE = 30
 # Dashboard totals read messages created at most this long before the period began
 # (a message is sent within hours of its launch), so the created_at index bounds them.
 SEND_WINDOW = timedelta(days=7)
+# A campaign is complete once nothing is queued or in flight, but receipts for what
+# it sent keep coming (seconds to hours later): its report stays live this long after.
+RECEIPT_WATCH = timedelta(hours=24)
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -300,6 +303,16 @@ def campaign_snapshot(campaign: Campaign) -> Snapshot:
         take,
         SNAPSHOT_SECONDS_LIVE if live else SNAPSHOT_SECONDS_DONE,
     )
+
+
+def awaiting_receipts(campaign: Campaign, counts: CampaignCounts) -> int:
+    """Messages of a recently completed campaign still waiting for their delivery
+    receipt (0 for a campaign still sending, or completed more than a day ago)."""
+    if campaign.status != Campaign.Status.COMPLETED or campaign.completed_at is None:
+        return 0
+    if campaign.completed_at < timezone.now() - RECEIPT_WATCH:
+        return 0
+    return counts.by_status.get(Status.SENT, 0)
 
 
 def snapshot_key(campaign_id: int) -> str:

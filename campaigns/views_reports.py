@@ -22,6 +22,8 @@ from smsworks.permissions import require
 
 PAGE_SIZE = 50
 LIVE_POLL_MS = 2500
+# After completion, while receipts are still due: a slower poll.
+RECEIPTS_POLL_MS = 10_000
 TIMELINE_CACHE_SECONDS = 5
 TIMELINE_CACHE_SECONDS_DONE = 60
 
@@ -183,13 +185,16 @@ def _statuses(counts: reports.CampaignCounts) -> list[tuple[str, str, int, float
 
 def _summary_context(campaign: Campaign) -> dict:
     snapshot = reports.campaign_snapshot(campaign)
+    sending = campaign.status in reports.LIVE_STATUSES
+    awaiting = reports.awaiting_receipts(campaign, snapshot.counts)
     return {
         "campaign": campaign,
         "counts": snapshot.counts,
         "failures": snapshot.failures,
         "links": snapshot.engagement.links,
-        "live": campaign.status in reports.LIVE_STATUSES,
-        "poll_ms": LIVE_POLL_MS,
+        "live": sending or awaiting > 0,
+        "awaiting_receipts": awaiting,
+        "poll_ms": LIVE_POLL_MS if sending else RECEIPTS_POLL_MS,
         "tiles": _tiles(snapshot.counts, snapshot.engagement),
         "bars": _bars(snapshot.counts),
         "statuses": _statuses(snapshot.counts),
@@ -205,8 +210,9 @@ def report(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require("campaigns_view")
 def report_live(request: HttpRequest, pk: int) -> HttpResponse:
-    """The summary alone: HTMX polls it while the campaign is sending. The header's
-    status badge comes along out of band, so "Completed" shows when polling stops."""
+    """The summary alone: HTMX polls it while the campaign is sending, and more slowly
+    after it completed while receipts are still due. The header's status badge comes
+    along out of band, so "Completed" shows as soon as it is."""
     context = {**_summary_context(_campaign(pk)), "oob": True}
     return render(request, "campaigns/_report_summary.html", context)
 

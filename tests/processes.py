@@ -132,4 +132,6 @@ def wait_for(predicate, *, timeout: float = 30, interval: float = 0.1, what: str
         if result:
             return result
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what() if callable(what) else what}"
+    )

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from campaigns.models import Campaign
 from contacts.lists import list_add_contacts
+from messaging.models import Message, PendingReceipt, Status
 from tests.browser.conftest import screenshot, sign_in
 from tests.factories import (
     PASSWORD,
@@ -107,8 +108,18 @@ def test_compose_send_deliver_click_and_read_the_report(page, marketer_user, pro
     tapped = page.request.get(short, max_redirects=0)
     assert tapped.status == 302 and tapped.headers["location"].startswith(SHOP)
 
+    messages = Message.objects.filter(campaign_id=campaign.pk)
+    wait_for(
+        lambda: messages.filter(status=Status.DELIVERED).count() == 3,
+        timeout=90,
+        what=lambda: (
+            f"3 delivered: messages {sorted(messages.values_list('status', flat=True))}, "
+            f"pending receipts {list(PendingReceipt.objects.values_list('status', 'attempts'))}, "
+            f"simulator {sim.stats()}"
+        ),
+    )
     page.goto(reverse("campaigns:report", args=[campaign.pk]))
-    expect(page.get_by_test_id("stat-delivered")).to_have_text("3", timeout=90_000)
+    expect(page.get_by_test_id("stat-delivered")).to_have_text("3", timeout=30_000)
     expect(page.get_by_test_id("stat-clicked")).to_have_text("1", timeout=30_000)
     expect(page.get_by_test_id("stat-sent")).to_have_text("3")
     screenshot(page, "journey-report")

@@ -499,3 +499,34 @@ def test_the_list_shares_a_large_campaigns_counts_for_a_moment(launched, monkeyp
     cache.delete(f"campaigns:rates:{campaign.pk}")
     assert reports.campaign_rates_shared([campaign])[campaign.pk].delivered == 0
     assert small.pk not in first  # no messages, counted afresh every time
+
+
+def test_a_completed_campaign_keeps_updating_while_receipts_are_due(
+    client, marketer_user, launched
+):
+    campaign, _ = launched
+    client.force_login(marketer_user)
+    live_url = reverse("campaigns:report_live", args=[campaign.pk])
+    Message.objects.filter(campaign_id=campaign.pk, status__in=["queued", "sending"]).update(
+        status="sent"
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(
+        status=Campaign.Status.COMPLETED, completed_at=timezone.now()
+    )
+
+    awaiting = client.get(live_url, HTTP_HX_REQUEST="true").content.decode()
+
+    assert 'hx-trigger="every 10000ms"' in awaiting
+    assert "6 messages still await a delivery receipt" in awaiting
+
+    Message.objects.filter(campaign_id=campaign.pk, status="sent").update(status="delivered")
+    settled = client.get(live_url, HTTP_HX_REQUEST="true").content.decode()
+    assert "hx-trigger" not in settled and 'data-live="false"' in settled
+
+    Message.objects.filter(pk=Message.objects.filter(campaign_id=campaign.pk).first().pk).update(
+        status="sent"
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(
+        completed_at=timezone.now() - reports.RECEIPT_WATCH - timedelta(minutes=1)
+    )
+    assert "hx-trigger" not in client.get(live_url, HTTP_HX_REQUEST="true").content.decode()
