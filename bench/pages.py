@@ -389,7 +389,17 @@ def inbox_build(conversations: int, messages: int) -> list:
     benchdata.seed(
         sender=Sender.objects.get(), users=agents, conversations=conversations, messages=messages
     )
-    for table in ("inbox_conversation", "messaging_message"):
+    # The campaign copies in the inbox belong to the campaigns: their recipient counts
+    # say so, as a launch would have written them.
+    execute(
+        """
+        UPDATE campaigns_campaign AS c SET recipients = m.n - c.suppressed
+        FROM (SELECT campaign_id, count(*) AS n FROM messaging_message
+              WHERE campaign_id IS NOT NULL GROUP BY campaign_id) AS m
+        WHERE m.campaign_id = c.id
+        """
+    )
+    for table in ("inbox_conversation", "messaging_message", "campaigns_campaign"):
         execute(f"VACUUM ANALYZE {table}")
     print(
         f"inbox: {conversations} conversations, {messages} messages "

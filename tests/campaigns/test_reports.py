@@ -489,7 +489,7 @@ def test_the_list_shares_a_large_campaigns_counts_for_a_moment(launched, monkeyp
     small = CampaignFactory(name="Small")
     Message.objects.filter(status="queued").update(status="delivered")
 
-    monkeypatch.setattr(reports, "SNAPSHOT_MIN_MESSAGES", 10)  # "large": 18 messages
+    monkeypatch.setattr(reports, "LIST_SHARE_MIN_MESSAGES", 10)  # "large": 18 messages
     first = reports.campaign_rates_shared([campaign, small])
     Message.objects.filter(status="delivered").update(status="failed")
     second = reports.campaign_rates_shared([campaign, small])
