@@ -36,76 +36,43 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
+def _celery(args: list[str], log: Path, env: dict[str, str] | None) -> Iterator[subprocess.Popen]:
+    """A celery process of the platform in its own process group, logging to `log`,
+    stopped (SIGTERM, then SIGKILL) however the test ends."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "smsworks", *args, "-l", "info"],
+            cwd=ROOT,
+            env=child_env(**(env or {})),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield proc
+        finally:
+            stop(proc)
+
+
 def celery_worker(
     *,
     queues: str = "transactional,bulk,default",
     concurrency: int = 1,
     log: Path | None = None,
     env: dict[str, str] | None = None,
-) -> Iterator[subprocess.Popen]:
-    log = log or ROOT / "var" / "test-worker.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [
-                str(BIN / "celery"),
-                "-A",
-                "smsworks",
-                "worker",
-                "-Q",
-                queues,
-                "--concurrency",
-                str(concurrency),
-                "-l",
-                "info",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            cwd=ROOT,
-            env=child_env(**(env or {})),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            yield proc
-        finally:
-            stop(proc)
+):
+    args = ["worker", "-Q", queues, "--concurrency", str(concurrency)]
+    args += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+    return _celery(args, log or ROOT / "var" / "test-worker.log", env)
 
 
-@contextmanager
-def celery_beat(
-    *, log: Path | None = None, env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen]:
+def celery_beat(*, log: Path | None = None, env: dict[str, str] | None = None):
     """Celery beat as `make run` starts it: the engine's ticks (dispatch of due
     messages, applying receipts every 2 s, launching due campaigns) run as in
     production. Its pid file lives in a folder of its own."""
-    log = log or ROOT / "var" / "test-beat.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="smsworks-beat-"))
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [
-                str(BIN / "celery"),
-                "-A",
-                "smsworks",
-                "beat",
-                "-l",
-                "info",
-                "--pidfile",
-                str(workdir / "beat.pid"),
-            ],
-            cwd=ROOT,
-            env=child_env(**(env or {})),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            yield proc
-        finally:
-            stop(proc)
+    pidfile = Path(tempfile.mkdtemp(prefix="smsworks-beat-")) / "beat.pid"
+    return _celery(["beat", "--pidfile", str(pidfile)], log or ROOT / "var" / "test-beat.log", env)
 
 
 def kill(proc: subprocess.Popen) -> None:

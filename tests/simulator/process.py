@@ -1,6 +1,6 @@
 """Run the simulator as a real process, for any test that needs a provider.
 
-    with running_simulator(receipt_delay_ms=(10, 50), delivered=1.0) as sim:
+    with running_simulator(receipt_delay_ms=(10, 50), delivered=1.0, undelivered=0) as sim:
         backend = SMSWorksBackend(AccountConfig(..., base_url=sim.url,
                                                 credentials={"jwt": sim.token()}))
         ...
