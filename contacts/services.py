@@ -57,6 +57,47 @@ def contact_opt_out(
 
 
 @transaction.atomic
+def numbers_opt_out(*, numbers: list[tuple[str, int | None]], source: str, note: str = "") -> int:
+    """contact_opt_out for many (number, message id) pairs at once, as a provider
+    reports them for a batch of sends or receipts: the same ledger rows, suppressions,
+    contact flags and signal, written set-based."""
+    if not numbers:
+        return 0
+    contacts = {
+        c.phone: c
+        for c in Contact.objects.filter(phone__in={phone for phone, _ in numbers}).only(
+            "id", "phone", "opted_out"
+        )
+    }
+    events = ConsentEvent.objects.bulk_create(
+        [
+            ConsentEvent(
+                phone=phone,
+                contact=contacts.get(phone),
+                kind=ConsentEvent.Kind.OPT_OUT,
+                source=source,
+                message_id=message_id,
+                note=note,
+            )
+            for phone, message_id in numbers
+        ]
+    )
+    Suppression.objects.bulk_create(
+        [
+            Suppression(phone=p, contact=contacts.get(p), source=source)
+            for p in {n for n, _ in numbers}
+        ],
+        ignore_conflicts=True,
+    )
+    now = timezone.now()
+    Contact.objects.filter(id__in=[c.id for c in contacts.values() if not c.opted_out]).update(
+        opted_out=True, opted_out_at=now, updated_at=now
+    )
+    consent_changed.send(sender=Contact, kind=ConsentEvent.Kind.OPT_OUT, events=events)
+    return len(events)
+
+
+@transaction.atomic
 def contact_opt_in(
     *,
     phone: str,

@@ -22,7 +22,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from contacts.models import Source, Suppression
-from contacts.services import contact_opt_out
+from contacts.services import numbers_opt_out
 from messaging import ratelimit
 from messaging.models import Message, ProviderAccount, Sender, Status
 from messaging.providers import OutboundSMS, ProviderError, SendResult
@@ -279,13 +279,11 @@ def _record(
             Message.objects.filter(id__in=unknown, status=Status.SENDING).update(
                 lease_expires_at=now
             )
-        for message_id, number in opted_out:
-            contact_opt_out(
-                phone=number,
-                source=Source.PROVIDER,
-                message_id=message_id,
-                note="The provider reported that the recipient opted out.",
-            )
+        numbers_opt_out(
+            numbers=[(number, message_id) for message_id, number in opted_out],
+            source=Source.PROVIDER,
+            note="The provider reported that the recipient opted out.",
+        )
     report.sent += len(sent)
     report.failed += len(failed)
     report.retried += len(retry)

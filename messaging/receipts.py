@@ -12,7 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from contacts.models import Source
-from contacts.services import contact_opt_out
+from contacts.services import numbers_opt_out
 from messaging.models import (
     STATUS_RANK,
     Message,
@@ -155,15 +155,15 @@ def _update_forward(status: str, messages: list[Message]) -> int:
 def _opt_out_reported(message_ids: list[int]) -> None:
     """Opt out the recipients the provider said opted out (in the same transaction
     as the receipt, so a crash cannot apply one without the other)."""
-    if not message_ids:
-        return
-    for message_id, number in Message.objects.filter(id__in=message_ids).values_list(
-        "id", "to_number"
-    ):
-        contact_opt_out(
-            phone=number,
+    if message_ids:
+        numbers_opt_out(
+            numbers=[
+                (number, message_id)
+                for message_id, number in Message.objects.filter(id__in=message_ids).values_list(
+                    "id", "to_number"
+                )
+            ],
             source=Source.PROVIDER,
-            message_id=message_id,
             note="The provider's delivery receipt said the recipient opted out.",
         )
 
