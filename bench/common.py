@@ -31,10 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 VAR = ROOT / "var" / "bench"
 LOGS = VAR / "logs"
-DB_NAME = "smsworks_bench"
+# BENCH_DB_NAME and BENCH_REDIS_DB let two checkouts (git worktrees) run benchmarks at
+# the same time without dropping each other's database or flushing each other's Redis.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "smsworks_bench")
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 DATABASE_URL = f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{DB_NAME}"
-REDIS_URL = "redis://127.0.0.1:6379/3"  # the tests use /1, a dev install /0
+# the tests use /1, a dev install /0
+REDIS_URL = f"redis://127.0.0.1:6379/{os.environ.get('BENCH_REDIS_DB', '3')}"
 SENDER_NUMBER = "+447700900100"
 
 # Production mode (DEBUG off): no query log, compressed static files, real error pages.
