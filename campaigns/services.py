@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -14,6 +15,7 @@ from campaigns.audience import local_launch_time
 from campaigns.launch import links_save
 from campaigns.models import Campaign, CampaignSettings
 from messaging.models import Message, Status
+from messaging.services import messages_cancel
 from smsworks.permissions import can
 
 ACTIVE = (Campaign.Status.LAUNCHING, Campaign.Status.SENDING, Campaign.Status.PAUSED)
@@ -137,9 +139,7 @@ def campaign_cancel(*, campaign: Campaign) -> dict[str, int]:
         from campaigns.recurring import recurrence_remove
 
         recurrence_remove(campaign)
-    cancelled = Message.objects.filter(campaign_id=campaign.pk, status=Status.QUEUED).update(
-        status=Status.CANCELLED, cancelled_at=now
-    )
+    cancelled = messages_cancel(Q(campaign_id=campaign.pk))
     in_flight = Message.objects.filter(campaign_id=campaign.pk, status=Status.SENDING).count()
     return {"cancelled": cancelled, "in_flight": in_flight}
 

@@ -87,17 +87,25 @@ def claim(*, sender: Sender, lane: str, limit: int) -> tuple[list[dict], int]:
             lease_expires_at=lease,
             attempts=F("attempts") + 1,
         )
-        suppressed = Message.objects.filter(
-            id__in=ids,
-            status=Status.SENDING,
-            compliance=False,
-            to_number__in=Suppression.objects.values("phone"),
-        ).update(
-            status=Status.SUPPRESSED,
-            suppressed_at=now,
-            lease_expires_at=None,
-            error_reason="The recipient opted out before sending.",
+        opted_out = list(
+            Message.objects.filter(
+                id__in=ids,
+                status=Status.SENDING,
+                compliance=False,
+                to_number__in=Suppression.objects.values("phone"),
+            ).values_list("id", flat=True)
         )
+        suppressed = 0
+        if opted_out:
+            suppressed = Message.objects.filter(id__in=opted_out).update(
+                status=Status.SUPPRESSED,
+                suppressed_at=now,
+                lease_expires_at=None,
+                error_reason="The recipient opted out before sending.",
+            )
+            message_statuses_changed.send(
+                sender=Message, message_ids=opted_out, status=Status.SUPPRESSED
+            )
     rows = list(
         Message.objects.filter(id__in=ids, status=Status.SENDING)
         .order_by("id")

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,6 +21,7 @@ from contacts.models import Contact, Suppression
 from messaging import encoding
 from messaging.models import Direction, Message, Priority, ProviderAccount, Sender, Status
 from messaging.providers import AccountConfig, Backend, backend_for
+from messaging.signals import message_statuses_changed
 
 _backends: dict[tuple, Backend] = {}
 
@@ -137,6 +139,26 @@ def message_send(
 
 def message_cancel_queued(*, ids: list[int]) -> int:
     """Cancel messages that have not been claimed for sending yet."""
-    return Message.objects.filter(id__in=ids, status=Status.QUEUED).update(
-        status=Status.CANCELLED, cancelled_at=timezone.now()
+    return messages_cancel(Q(id__in=ids))
+
+
+CANCEL_CHUNK = 5000
+
+
+@transaction.atomic
+def messages_cancel(where: Q) -> int:
+    """Cancel the queued messages that match `where`. They are locked first, so a
+    dispatch claiming them at the same moment either got them (they are sending and
+    stay so) or skips them; then they are cancelled by primary key a chunk at a time,
+    each chunk reported to message_statuses_changed (event webhooks)."""
+    now = timezone.now()
+    ids = list(
+        Message.objects.filter(where, status=Status.QUEUED)
+        .select_for_update()
+        .values_list("id", flat=True)
     )
+    for start in range(0, len(ids), CANCEL_CHUNK):
+        chunk = ids[start : start + CANCEL_CHUNK]
+        Message.objects.filter(id__in=chunk).update(status=Status.CANCELLED, cancelled_at=now)
+        message_statuses_changed.send(sender=Message, message_ids=chunk, status=Status.CANCELLED)
+    return len(ids)

@@ -243,3 +243,54 @@ def test_dispatch_reports_sent_and_failed_messages(settings):
         e.payload["message"]["id"]: e.payload["message"]["status"] for e in Event.objects.all()
     }
     assert statuses == {str(ok.uuid): "sent", str(bad.uuid): "failed"}
+
+
+def test_a_message_suppressed_at_dispatch_is_a_status_event():
+    """An opt-out that arrives while the message waits in the outbox: the message is
+    suppressed when claimed, and a receiver of status events hears of it."""
+    from contacts.services import contact_opt_out
+    from messaging import dispatch
+
+    _endpoint(EventType.MESSAGE_STATUS_CHANGED)
+    account = ProviderAccountFactory(backend="console", credentials={})
+    sender = SenderFactory(account=account)
+    contact = ContactFactory(phone="+447911123456")
+    message = MessageFactory(sender=sender, contact=contact, to_number=contact.phone)
+    contact_opt_out(phone=contact.phone, source=Source.MANUAL, note="asked by phone")
+
+    report = dispatch.dispatch(sender_id=sender.pk, lane="bulk")
+
+    assert report.sent == 0
+    message.refresh_from_db()
+    assert message.status == Status.SUPPRESSED
+    [event] = Event.objects.filter(type=EventType.MESSAGE_STATUS_CHANGED)
+    assert event.payload["message"]["id"] == str(message.uuid)
+    assert event.payload["message"]["status"] == "suppressed"
+    assert event.payload["message"]["status_at"]
+
+
+def test_cancelling_a_campaign_is_a_status_event_per_cancelled_message():
+    from campaigns.services import campaign_cancel
+    from messaging import services
+
+    _endpoint(EventType.MESSAGE_STATUS_CHANGED)
+    sender = SenderFactory(account=ProviderAccountFactory(backend="console", credentials={}))
+    campaign = CampaignFactory(sender=sender, status=Campaign.Status.SENDING)
+    queued = [MessageFactory(sender=sender, campaign_id=campaign.pk) for _ in range(5)]
+    sending = MessageFactory(sender=sender, campaign_id=campaign.pk, status=Status.SENDING)
+    other = MessageFactory(sender=sender)  # another campaign's, or a one-off: untouched
+
+    services.CANCEL_CHUNK, chunk = 2, services.CANCEL_CHUNK  # three chunks of events
+    try:
+        result = campaign_cancel(campaign=campaign)
+    finally:
+        services.CANCEL_CHUNK = chunk
+
+    assert result == {"cancelled": 5, "in_flight": 1}
+    payloads = [e.payload["message"] for e in Event.objects.all()]
+    assert sorted(p["id"] for p in payloads) == sorted(str(m.uuid) for m in queued)
+    assert {p["status"] for p in payloads} == {"cancelled"}
+    assert all(p["status_at"] for p in payloads)
+    sending.refresh_from_db()
+    other.refresh_from_db()
+    assert (sending.status, other.status) == (Status.SENDING, Status.QUEUED)
