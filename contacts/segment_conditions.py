@@ -101,7 +101,8 @@ def text_operators(column: str) -> dict[str, Operator]:
             merge=lambda values: _upper_in(column, values),
         ),
         "contains": Operator("contains", "text", lambda v: text_contains(column, v)),
-        # UPPER(column) = '' exactly when column = '', and the rule index is on UPPER.
+        # UPPER(column) = '' exactly when column = '': the names' rule indexes
+        # (models.Contact.Meta) are on UPPER(column).
         "is_empty": Operator("is empty", "none", lambda _: Q(Exact(Upper(column), ""))),
     }
 

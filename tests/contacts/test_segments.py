@@ -228,7 +228,7 @@ def test_is_empty_matches_only_empty_values(people):
 
 
 @postgres_only
-@pytest.mark.parametrize("column", ["first_name", "last_name", "email"])
+@pytest.mark.parametrize("column", ["first_name", "last_name"])
 def test_a_count_of_equals_rules_is_answered_from_the_rule_index_alone(people, column):
     query = rules_queryset(
         "any", [rule(column, "equals", "Ada"), rule(column, "equals", "Grace")]
