@@ -250,6 +250,18 @@ def test_a_count_of_equals_rules_is_answered_from_the_rule_index_alone(people, c
 
 
 @postgres_only
+def test_a_count_of_country_and_consent_rules_is_answered_from_an_index_alone(people):
+    countries = [rule("country", "equals", "FI"), rule("country", "equals", "AT")]
+    for match, rules in [
+        ("any", countries),
+        ("all", [countries[0], rule("consent", "opted_out")]),
+        ("all", [rule("country", "not_equals", "US"), rule("consent", "subscribed")]),
+    ]:
+        plan = _count_plan(match, rules)
+        assert "Index Only Scan using contact_country_rule_idx" in plan, plan
+
+
+@postgres_only
 def test_contains_matches_wildcards_literally_and_lets_the_trigram_index_help():
     ContactFactory(first_name="Jo_hn", email="50%off@example.com")
     ContactFactory(first_name="Joxhn", email="500ff@example.com")
