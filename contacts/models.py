@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 
 class Source(models.TextChoices):
@@ -65,6 +66,32 @@ class Contact(models.Model):
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="contact_list_recent_idx"),
             models.Index(fields=["last_name", "first_name"], name="contact_name_idx"),
+            # Segment rules "<name> is <value>" compile to UPPER(column) = UPPER(value)
+            # (or IN) on contacts not erased; with the column, erased_at and opted_out
+            # (the consent rule) in the index, a segment's count is an index-only
+            # scan, and the expression gets statistics, so the planner knows how many
+            # rows a name matches. Names repeat, so these stay small (deduplicated);
+            # email is left out: unique values make a big index every import pays
+            # for, for a rare rule.
+            models.Index(
+                Upper("first_name"),
+                "erased_at",
+                "opted_out",
+                "first_name",
+                name="contact_first_name_rule_idx",
+            ),
+            models.Index(
+                Upper("last_name"),
+                "erased_at",
+                "opted_out",
+                "last_name",
+                name="contact_last_name_rule_idx",
+            ),
+            # Country and consent rules: a few values over every contact, so a count is
+            # an index-only scan of this small (deduplicated) index, not of the table.
+            models.Index(
+                fields=["country", "opted_out", "erased_at"], name="contact_country_rule_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,6 +11,7 @@ subqueries served by the (contact_list, contact) unique index, never IN lists;
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -30,12 +31,20 @@ from django.db.models import (
     When,
 )
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast
-from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, IContains, LessThan, Regex
+from django.db.models.functions import Cast, Upper
+from django.db.models.lookups import (
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    IContains,
+    In,
+    LessThan,
+    Regex,
+)
 from django.utils import timezone
 
 from contacts.models import CustomField, ListMembership
-from contacts.segment_rules import CUSTOM_PREFIX, Operator, RuleKind
+from contacts.segment_rules import CUSTOM_PREFIX, Operator, RuleKind, parse_object_id
 
 
 def _start_of(day: str | date) -> datetime:
@@ -77,11 +86,48 @@ def text_contains(column: str, value: str) -> Q:
     return found
 
 
+def _upper_in(column: str, values: list[str]) -> Q:
+    """What ``iexact`` is on PostgreSQL, ``UPPER(column) = UPPER(value)``, for several
+    values at once: one scan of the column's rule index (models.Contact.Meta)."""
+    return Q(In(Upper(column), [Upper(Value(value)) for value in values]))
+
+
 def text_operators(column: str) -> dict[str, Operator]:
     return {
-        "equals": Operator("is", "text", lambda v: Q(**{f"{column}__iexact": v})),
+        "equals": Operator(
+            "is",
+            "text",
+            lambda v: Q(**{f"{column}__iexact": v}),
+            merge=lambda values: _upper_in(column, values),
+        ),
         "contains": Operator("contains", "text", lambda v: text_contains(column, v)),
-        "is_empty": Operator("is empty", "none", lambda _: Q(**{column: ""})),
+        # UPPER(column) = '' exactly when column = '': the names' rule indexes
+        # (models.Contact.Meta) are on UPPER(column).
+        "is_empty": Operator("is empty", "none", lambda _: Q(Exact(Upper(column), ""))),
+    }
+
+
+def equals_operators(
+    column: str, input: str, parse: Callable[[Any], Any] | None = None
+) -> dict[str, Operator]:
+    """ "is" and "is not" for a column compared exactly (country, source): several
+    "is" joined by any, or several "is not" joined by all, become one IN."""
+    return {
+        "equals": Operator(
+            "is",
+            input,
+            lambda v: Q(**{column: v}),
+            parse=parse,
+            merge=lambda values: Q(**{f"{column}__in": values}),
+        ),
+        "not_equals": Operator(
+            "is not",
+            input,
+            lambda v: ~Q(**{column: v}),
+            parse=parse,
+            merge=lambda values: ~Q(**{f"{column}__in": values}),
+            merge_match="all",
+        ),
     }
 
 
@@ -205,6 +251,28 @@ def custom_rule_kind(field: CustomField) -> RuleKind:
         operators=_custom_operators(field),
         choices=(lambda: choices) if field.kind == CustomField.Kind.CHOICE else None,
     )
+
+
+def list_operators() -> dict[str, Operator]:
+    """ "In A or in B" is one EXISTS (list IN (A, B)), "not in A and not in B" one
+    NOT EXISTS: one subquery over the membership index, not one each."""
+    return {
+        "in": Operator(
+            "is in",
+            "choice",
+            in_lists,
+            parse=parse_object_id,
+            merge=lambda ids: in_lists(*ids),
+        ),
+        "not_in": Operator(
+            "is not in",
+            "choice",
+            lambda v: ~in_lists(v),
+            parse=parse_object_id,
+            merge=lambda ids: ~in_lists(*ids),
+            merge_match="all",
+        ),
+    }
 
 
 def in_lists(*list_ids: int) -> Q:

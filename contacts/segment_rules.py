@@ -33,12 +33,18 @@ class Operator:
 
     ``input`` tells the editor which value widget to draw and picks the default
     parser; ``parse`` overrides it (raise ValidationError with a short message).
+    ``merge(values) -> Q`` compiles several rules of this operator on one field,
+    joined by ``merge_match`` ("any": OR, "all": AND), to one condition: "first
+    name is Ada or first name is Sophie" becomes one ``IN`` the index answers in
+    one scan, where PostgreSQL would scan for each side of an OR.
     """
 
     label: str
     input: str
     build: Callable[[Any], Q]
     parse: Callable[[Any], Any] | None = None
+    merge: Callable[[list[Any]], Q] | None = None
+    merge_match: str = "any"
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,8 @@ from contacts.segment_conditions import (
     SEARCH_COLUMNS,
     custom_rule_kind,
     datetime_operators,
-    in_lists,
+    equals_operators,
+    list_operators,
     text_contains,
     text_operators,
 )
@@ -131,7 +132,13 @@ register_rule(
     label="Number",
     group="Contact",
     operators={
-        "equals": Operator("is", "text", lambda v: Q(phone=v), parse=parse_phone),
+        "equals": Operator(
+            "is",
+            "text",
+            lambda v: Q(phone=v),
+            parse=parse_phone,
+            merge=lambda numbers: Q(phone__in=numbers),
+        ),
         "contains": Operator("contains", "text", lambda v: text_contains("phone", v)),
     },
 )
@@ -140,8 +147,7 @@ register_rule(
     label="Country",
     group="Contact",
     operators={
-        "equals": Operator("is", "text", lambda v: Q(country=v), parse=parse_country),
-        "not_equals": Operator("is not", "text", lambda v: ~Q(country=v), parse=parse_country),
+        **equals_operators("country", "text", parse=parse_country),
         "is_empty": Operator("is unknown", "none", lambda _: Q(country="")),
     },
 )
@@ -149,10 +155,7 @@ register_rule(
     "source",
     label="Source",
     group="Contact",
-    operators={
-        "equals": Operator("is", "choice", lambda v: Q(source=v)),
-        "not_equals": Operator("is not", "choice", lambda v: ~Q(source=v)),
-    },
+    operators=equals_operators("source", "choice"),
     choices=lambda: list(Source.choices),
 )
 register_rule(
@@ -164,10 +167,7 @@ register_rule(
     "list",
     label="List",
     group="Lists",
-    operators={
-        "in": Operator("is in", "choice", in_lists, parse=parse_object_id),
-        "not_in": Operator("is not in", "choice", lambda v: ~in_lists(v), parse=parse_object_id),
-    },
+    operators=list_operators(),
     choices=lambda: [(str(pk), name) for pk, name in ContactList.objects.values_list("pk", "name")],
 )
 register_rule(
@@ -251,20 +251,25 @@ def parse_rules(
 
 
 def rules_q(match: str, parsed: Sequence[ParsedRule]) -> Q:
-    conditions = [rule.q() for rule in parsed if not _merges(match, rule)]
-    # "In A or in B" becomes one EXISTS (list IN (A, B)) and "not in A and not
-    # in B" one NOT EXISTS: one subquery over the membership index, not one each.
-    merged = [rule.value for rule in parsed if _merges(match, rule)]
-    if merged:
-        conditions.append(in_lists(*merged) if match == "any" else ~in_lists(*merged))
+    conditions: list[Q] = []
+    # Rules that merge under this match ("in list A or in list B", "first name is
+    # Ada or is Sophie") become one condition per field and operator: one index
+    # scan for an IN, where PostgreSQL would scan once for each side of an OR.
+    merged: dict[tuple[str, str], tuple[Operator, list[Any]]] = {}
+    for rule in parsed:
+        operator = rule.operator
+        if operator.merge is None or operator.merge_match != match:
+            conditions.append(rule.q())
+            continue
+        _, values = merged.setdefault((rule.kind.key, rule.op), (operator, []))
+        if rule.value not in values:
+            values.append(rule.value)
+    for operator, values in merged.values():
+        conditions.append(operator.merge(values) if len(values) > 1 else operator.build(values[0]))
     combined = Q()
     for condition in conditions:
         combined = (combined & condition) if match == "all" else (combined | condition)
     return combined
-
-
-def _merges(match: str, rule: ParsedRule) -> bool:
-    return rule.kind.key == "list" and rule.op == ("in" if match == "any" else "not_in")
 
 
 def contacts_matching(match: str, parsed: Sequence[ParsedRule]) -> QuerySet[Contact]:
