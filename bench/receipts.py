@@ -9,6 +9,13 @@ a trivial view (the 404 page: GET of an unknown URL, through the whole middlewar
 and the 404 template) as the baseline; and "lost": N - (receipts still pending +
 messages the receipts moved to delivered), which must be 0. Targets: >= 2,000
 receipts/s, p99 < 50 ms, >= 0.6 of the trivial view's rate, none lost.
+
+CPU per request, by part (ms of user + system CPU from /proc, divided by the requests
+of the phase): the gunicorn processes, this client process, the PostgreSQL backends
+of the bench database, and the Celery worker and beat that apply the receipts. Rates
+on a shared machine move with the load; these move far less, so they show where a
+receipt's cost goes and whether a change cut it. Not counted: PostgreSQL's shared
+background processes (WAL writer, checkpointer) and the kernel's work outside them.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from common import (
 )
 
 TRIVIAL_PATH = "/bench-trivial-404/"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def parse_args() -> argparse.Namespace:
@@ -126,6 +134,51 @@ async def hammer(
     return elapsed, latencies, errors
 
 
+def _stat(pid: int | str) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (state first), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()
+    except OSError:  # the process ended
+        return None
+
+
+def _cpu_of(fields: list[str]) -> float:
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+def cpu_seconds(procs: Processes) -> dict[str, float]:
+    """CPU seconds used so far by each part: the processes of gunicorn's session
+    ("web"), of Celery's worker and beat ("apply"), the bench database's PostgreSQL
+    backends but this process's own ("postgres"), and this process ("client")."""
+    from django.db import connection
+
+    groups = {proc.pid: name for name, proc in procs.running}
+    part_of = {"gunicorn": "web", "worker": "apply", "beat": "apply"}
+    totals = {"web": 0.0, "apply": 0.0, "postgres": 0.0}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (fields := _stat(entry)) is not None:
+            part = part_of.get(groups.get(int(fields[2]), ""))
+            if part:
+                totals[part] += _cpu_of(fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        for (pid,) in cursor.fetchall():
+            if (fields := _stat(pid)) is not None:
+                totals["postgres"] += _cpu_of(fields)
+    totals["client"] = time.process_time()
+    return totals
+
+
+def cpu_ms_per_request(
+    before: dict[str, float], after: dict[str, float], requests: int
+) -> dict[str, float]:
+    return {part: 1000 * (after[part] - before[part]) / requests for part in before}
+
+
 def run() -> tuple[list[Figure], dict[str, Any]]:
     args = parse_args()
     if args.no_health_checks:
@@ -147,9 +200,11 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
 
         # Warm both paths (imports, connections), then measure the trivial view first.
         asyncio.run(hammer(web_url + TRIVIAL_PATH, None, 200, args.concurrency, args.timeout))
+        cpu_start = cpu_seconds(procs)
         trivial_s, trivial_ms, trivial_errors = asyncio.run(
             hammer(web_url + TRIVIAL_PATH, None, args.trivial_n, args.concurrency, args.timeout)
         )
+        cpu_trivial = cpu_seconds(procs)
         trivial_rate = args.trivial_n / trivial_s
         print(f"trivial view (GET {TRIVIAL_PATH} -> 404): {trivial_rate:.0f} req/s")
 
@@ -157,6 +212,7 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
             hammer(url, bodies, len(bodies), args.concurrency, args.timeout)
         )
         answered = time.perf_counter()
+        cpu_answered = cpu_seconds(procs)
         rate = args.n / elapsed
         print(f"receipts: {rate:.0f}/s, {errors} not accepted; waiting for them to be applied")
 
@@ -175,6 +231,13 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
         )
         drained = time.perf_counter() - answered
         pending, applied = counts()
+        cpu_drained = cpu_seconds(procs)
+
+    trivial_cpu = cpu_ms_per_request(cpu_start, cpu_trivial, args.trivial_n)
+    # web and client: while posting; postgres and apply: until every receipt is applied.
+    posting_cpu = cpu_ms_per_request(cpu_trivial, cpu_answered, args.n)
+    receipt_cpu = cpu_ms_per_request(cpu_trivial, cpu_drained, args.n)
+    receipt_cpu.update(web=posting_cpu["web"], client=posting_cpu["client"])
 
     lost = args.n - (pending + applied)
     p99 = percentile(latencies, 99)
@@ -218,6 +281,29 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
         ),
         Figure("receipts.apply_drain", drained, "s", note="last answer -> none pending"),
         Figure("trivial.rate", trivial_rate, "req/s", note=f"{trivial_errors} errors"),
+        *(
+            Figure(
+                f"receipts.cpu_{part}",
+                receipt_cpu[part],
+                "ms/receipt",
+                baseline=trivial_cpu[part] if part in ("web", "client") else None,
+                note=note
+                + (" (baseline: per trivial request)" if part in ("web", "client") else ""),
+            )
+            for part, note in (
+                ("web", "gunicorn processes, while posting"),
+                ("postgres", "bench db backends, until applied"),
+                ("apply", "celery worker + beat, until applied"),
+                ("client", "the aiohttp client, while posting"),
+            )
+        ),
+        Figure(
+            "receipts.cpu_total",
+            sum(receipt_cpu.values()),
+            "ms/receipt",
+            baseline=sum(trivial_cpu.values()),
+            note="the four parts (baseline: per trivial request)",
+        ),
     ]
     summary = {
         "bench": "receipts",
@@ -230,6 +316,9 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
         "server": server,
         "per_request": args.per_request,
         "health_checks": "off" if args.no_health_checks else "on",
+        "cpu_ms_per_receipt": f"{sum(receipt_cpu.values()):.2f}",
+        "cpu_ms_web": f"{receipt_cpu['web']:.2f}",
+        "cpu_ms_web_trivial": f"{trivial_cpu['web']:.2f}",
     }
     return figures, summary
 
