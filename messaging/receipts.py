@@ -90,6 +90,7 @@ def receipts_apply(*, limit: int = 5000) -> dict[str, int]:
     with transaction.atomic():
         pending = list(
             PendingReceipt.objects.filter(attempts__lt=MAX_MATCH_ATTEMPTS)
+            .defer("raw")  # kept for people; decoding it was a fifth of applying's CPU
             .order_by("received_at", "id")
             .select_for_update(skip_locked=True)[:limit]
         )

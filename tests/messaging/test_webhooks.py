@@ -357,3 +357,22 @@ def test_receipts_are_stored_field_by_field_in_one_statement(account, django_ass
         False,
     )
     assert second.occurred_at == second.received_at  # none given: when it arrived
+
+
+def test_webhook_headers_are_djangos_with_lower_cased_names(rf):
+    from messaging.webhooks import _headers
+
+    request = rf.post(
+        "/webhooks/x/receipts/?token=t",
+        b"{}",
+        content_type="application/json",
+        HTTP_X_TWILIO_SIGNATURE="abc=",
+        HTTP_AUTHORIZATION="Bearer x.y.z",
+        HTTP_X_FORWARDED_FOR="10.0.0.1",
+    )
+
+    headers = _headers(request.META)
+
+    assert headers == {name.lower(): value for name, value in request.headers.items()}
+    assert headers["x-twilio-signature"] == "abc="
+    assert headers["content-type"] == "application/json"
