@@ -41,14 +41,8 @@ _STORE_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0)"
 
 def receipts_store(*, account: ProviderAccount, receipts: list[Receipt]) -> int:
     """Store receipts as they arrived, durably: the statement commits before this
-    returns (one statement, so all of them or none) unless a transaction is open."""
-    return receipts_store_many(batches=[(account, receipts)])
-
-
-def receipts_store_many(*, batches: list[tuple[ProviderAccount, list[Receipt]]]) -> int:
-    """receipts_store for the receipts of several accounts (or webhook calls) at once."""
+    returns (one statement, so all of them or none)."""
     now = timezone.now()
-    pairs = [(account, r) for account, receipts in batches for r in receipts]
     if connection.vendor != "postgresql":
         PendingReceipt.objects.bulk_create(
             [
@@ -63,18 +57,16 @@ def receipts_store_many(*, batches: list[tuple[ProviderAccount, list[Receipt]]])
                     raw=r.raw,
                     opted_out=r.opted_out,
                 )
-                for account, r in pairs
+                for r in receipts
             ]
         )
-        return len(pairs)
-    if not pairs:
-        return 0
+        return len(receipts)
     # One plain INSERT for all of them: on the webhook's hot path Model.save() cost the
     # web process a fifth of a receipt's CPU (and unnest() arrays, slow to adapt, a
     # tenth), and bulk_create adds BEGIN/COMMIT round trips. Outside a transaction
     # the statement commits on its own.
     params: list[object] = []
-    for account, r in pairs:
+    for r in receipts:
         params += [
             account.pk,
             r.provider_message_id[:100],
@@ -88,8 +80,8 @@ def receipts_store_many(*, batches: list[tuple[ProviderAccount, list[Receipt]]])
             now,
         ]
     with connection.cursor() as cursor:
-        cursor.execute(_STORE_SQL + ", ".join([_STORE_ROW] * len(pairs)), params)
-    return len(pairs)
+        cursor.execute(_STORE_SQL + ", ".join([_STORE_ROW] * len(receipts)), params)
+    return len(receipts)
 
 
 def receipts_apply(*, limit: int = 5000) -> dict[str, int]:

@@ -6,7 +6,6 @@ applied or handed on afterwards."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -103,86 +102,6 @@ def _stored(write: Callable[[], T]) -> T:
         return write()
 
 
-class _Waiting:
-    __slots__ = ("account", "done", "error", "parsed", "stored")
-
-    def __init__(self, account: ProviderAccount, parsed: list) -> None:
-        self.account, self.parsed = account, parsed
-        self.done = self.stored = False
-        self.error: BaseException | None = None
-
-
-class GroupCommit:
-    """Receipts posted at the same time to one web process (threads) stored by one
-    INSERT, one commit: the first request to find no write under way writes its own
-    receipts and every receipt queued meanwhile, on its own connection; the others
-    wait for that commit, so each request still answers only once its receipts are
-    in PostgreSQL. A failed write is retried one request at a time, so a receipt the
-    database refuses fails its own request only."""
-
-    def __init__(self) -> None:
-        self._changed = threading.Condition()
-        self._queue: list[_Waiting] = []
-        self._writing = False
-
-    def store(self, account: ProviderAccount, parsed: list) -> None:
-        if connection.in_atomic_block:
-            # The commit would come later, with the caller's transaction: it must not
-            # answer for other requests.
-            receipts_store_alone(account, parsed)
-            return
-        me = _Waiting(account, parsed)
-        with self._changed:
-            self._queue.append(me)
-            while self._writing and not me.done:
-                self._changed.wait()
-            if me.done:
-                if not me.stored:
-                    raise RuntimeError("receipts not stored") from me.error
-                return
-            self._writing = True
-            batch, self._queue = self._queue, []
-        try:
-            self._write(batch)
-        finally:
-            with self._changed:
-                for waiting in batch:
-                    waiting.done = True
-                self._writing = False
-                self._changed.notify_all()
-        if not me.stored:
-            raise RuntimeError("receipts not stored") from me.error
-
-    @staticmethod
-    def _write(batch: list[_Waiting]) -> None:
-        """Mark `stored` only what a committed statement holds."""
-        try:
-            _stored(
-                lambda: receipts.receipts_store_many(batches=[(w.account, w.parsed) for w in batch])
-            )
-        except Exception as exc:
-            if len(batch) == 1:
-                batch[0].error = exc
-                return
-        else:
-            for waiting in batch:
-                waiting.stored = True
-            return
-        for waiting in batch:
-            try:
-                receipts_store_alone(waiting.account, waiting.parsed)
-                waiting.stored = True
-            except Exception as exc:
-                waiting.error = exc
-
-
-def receipts_store_alone(account: ProviderAccount, parsed: list) -> None:
-    _stored(lambda: receipts.receipts_store(account=account, receipts=parsed))
-
-
-_group_commit = GroupCommit()
-
-
 def _verified(request: HttpRequest, public_id):
     account = _account(public_id)
     backend = backend_of(account)
@@ -213,7 +132,7 @@ def receipt_webhook(request: HttpRequest, public_id) -> HttpResponse:
     except ValueError as exc:
         return HttpResponse(f"not a receipt: {exc}", status=400, content_type="text/plain")
     if parsed:
-        _group_commit.store(account, parsed)
+        _stored(lambda: receipts.receipts_store(account=account, receipts=parsed))
         tasks.kick_receipts()
     return _answer(backend)
 
