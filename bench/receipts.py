@@ -9,6 +9,23 @@ a trivial view (the 404 page: GET of an unknown URL, through the whole middlewar
 and the 404 template) as the baseline; and "lost": N - (receipts still pending +
 messages the receipts moved to delivered), which must be 0. Targets: >= 2,000
 receipts/s, p99 < 50 ms, >= 0.6 of the trivial view's rate, none lost.
+
+Latency, two ways. `p50`/`p99`: at the client of the closed loop above (32 requests in
+flight, each sent when one answers, as fast as the server goes): the server is
+saturated, so these are mostly time spent queueing behind the other 31. `p99_open`:
+afterwards, --open-n more receipts are POSTed open loop at a fixed offered rate,
+--open-load (default 0.5) x the closed-loop rate this run measured, each at its own
+scheduled moment whatever happened to the ones before; its latency runs from that
+moment to the answer, so time the client spent late or waiting for a connection
+counts too (no coordinated omission). It is the latency a provider sees when the
+server is at that fraction of what it can take.
+
+CPU per request, by part (ms of user + system CPU from /proc, divided by the requests
+of the phase): the gunicorn processes, this client process, the PostgreSQL backends
+of the bench database, and the Celery worker and beat that apply the receipts. Rates
+on a shared machine move with the load; these move far less, so they show where a
+receipt's cost goes and whether a change cut it. Not counted: PostgreSQL's shared
+background processes (WAL writer, checkpointer) and the kernel's work outside them.
 """
 
 from __future__ import annotations
@@ -36,6 +53,8 @@ from common import (
 )
 
 TRIVIAL_PATH = "/bench-trivial-404/"
+OPEN_LOOP_CONNECTIONS = 256
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def parse_args() -> argparse.Namespace:
@@ -52,6 +71,15 @@ def parse_args() -> argparse.Namespace:
         "--no-health-checks",
         action="store_true",
         help="what-if: Django's per-request connection health check off (bench/settings.py)",
+    )
+    parser.add_argument(
+        "--open-n", type=int, default=5000, help="receipts for the open-loop latency (0: none)"
+    )
+    parser.add_argument(
+        "--open-load",
+        type=float,
+        default=0.5,
+        help="open-loop offered rate, as a fraction of the closed-loop rate measured",
     )
     parser.add_argument("--timeout", type=float, default=600, help="seconds for each phase")
     return parser.parse_args()
@@ -126,6 +154,80 @@ async def hammer(
     return elapsed, latencies, errors
 
 
+async def open_loop(
+    url: str, bodies: list[bytes], rate: float, timeout: float
+) -> tuple[float, list[float], int]:
+    """POST body i at start + i / rate, whatever the answers before it (open loop).
+    Latency runs from that scheduled moment, not from when the request left, so a late
+    client or a wait for a connection counts. Returns (elapsed, latencies ms, non-2xx)."""
+    latencies: list[float] = []
+    errors = 0
+    loop = asyncio.get_running_loop()
+    connector = aiohttp.TCPConnector(limit=OPEN_LOOP_CONNECTIONS)
+    client_timeout = aiohttp.ClientTimeout(total=30)
+    headers = {"Content-Type": "application/json"}
+    async with aiohttp.ClientSession(connector=connector, timeout=client_timeout) as session:
+
+        async def one(body: bytes, scheduled: float) -> None:
+            nonlocal errors
+            await asyncio.sleep(max(0.0, scheduled - loop.time()))
+            async with session.post(url, data=body, headers=headers) as answer:
+                await answer.read()
+                errors += not 200 <= answer.status < 300
+            latencies.append((loop.time() - scheduled) * 1000)
+
+        start = loop.time() + 0.1
+        requests = [one(body, start + i / rate) for i, body in enumerate(bodies)]
+        await asyncio.wait_for(asyncio.gather(*requests), timeout)
+        elapsed = loop.time() - start
+    return elapsed, latencies, errors
+
+
+def _stat(pid: int | str) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (state first), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()
+    except OSError:  # the process ended
+        return None
+
+
+def _cpu_of(fields: list[str]) -> float:
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+def cpu_seconds(procs: Processes) -> dict[str, float]:
+    """CPU seconds used so far by each part: the processes of gunicorn's session
+    ("web"), of Celery's worker and beat ("apply"), the bench database's PostgreSQL
+    backends but this process's own ("postgres"), and this process ("client")."""
+    from django.db import connection
+
+    groups = {proc.pid: name for name, proc in procs.running}
+    part_of = {"gunicorn": "web", "worker": "apply", "beat": "apply"}
+    totals = {"web": 0.0, "apply": 0.0, "postgres": 0.0}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (fields := _stat(entry)) is not None:
+            part = part_of.get(groups.get(int(fields[2]), ""))
+            if part:
+                totals[part] += _cpu_of(fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        for (pid,) in cursor.fetchall():
+            if (fields := _stat(pid)) is not None:
+                totals["postgres"] += _cpu_of(fields)
+    totals["client"] = time.process_time()
+    return totals
+
+
+def cpu_ms_per_request(
+    before: dict[str, float], after: dict[str, float], requests: int
+) -> dict[str, float]:
+    return {part: 1000 * (after[part] - before[part]) / requests for part in before}
+
+
 def run() -> tuple[list[Figure], dict[str, Any]]:
     args = parse_args()
     if args.no_health_checks:
@@ -141,15 +243,20 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
         procs.beat(web_url=web_url)
         # No provider is called: the messages are already sent.
         sender = bench_sender(base_url="http://127.0.0.1:9", token="", rate=1000)
-        insert_messages(sender=sender, n=args.n, status="sent")
+        insert_messages(sender=sender, n=args.n + args.open_n, status="sent")
         bodies = receipt_bodies(sender.pk, args.per_request)
+        per_post = max(1, args.per_request)
+        open_bodies = bodies[(args.n + per_post - 1) // per_post :]
+        bodies = bodies[: len(bodies) - len(open_bodies)]
         url = webhook_url(sender.account, "receipts")
 
         # Warm both paths (imports, connections), then measure the trivial view first.
         asyncio.run(hammer(web_url + TRIVIAL_PATH, None, 200, args.concurrency, args.timeout))
+        cpu_start = cpu_seconds(procs)
         trivial_s, trivial_ms, trivial_errors = asyncio.run(
             hammer(web_url + TRIVIAL_PATH, None, args.trivial_n, args.concurrency, args.timeout)
         )
+        cpu_trivial = cpu_seconds(procs)
         trivial_rate = args.trivial_n / trivial_s
         print(f"trivial view (GET {TRIVIAL_PATH} -> 404): {trivial_rate:.0f} req/s")
 
@@ -157,6 +264,7 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
             hammer(url, bodies, len(bodies), args.concurrency, args.timeout)
         )
         answered = time.perf_counter()
+        cpu_answered = cpu_seconds(procs)
         rate = args.n / elapsed
         print(f"receipts: {rate:.0f}/s, {errors} not accepted; waiting for them to be applied")
 
@@ -166,17 +274,42 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
                 "(SELECT count(*) FROM messaging_message WHERE status = 'delivered')"
             )
 
-        wait_until(
-            lambda: counts()[0] == 0,
-            timeout=args.timeout,
-            what="receipts applied",
-            interval=0.2,
-            procs=procs,
-        )
+        def wait_applied() -> None:
+            wait_until(
+                lambda: counts()[0] == 0,
+                timeout=args.timeout,
+                what="receipts applied",
+                interval=0.2,
+                procs=procs,
+            )
+
+        wait_applied()
         drained = time.perf_counter() - answered
+        cpu_drained = cpu_seconds(procs)
+
+        # The open loop starts once the closed loop's receipts are applied.
+        open_rate = args.open_load * len(bodies) / elapsed  # POSTs per second
+        open_latencies: list[float] = []
+        open_errors, open_achieved = 0, 0.0
+        if open_bodies:
+            open_s, open_latencies, open_errors = asyncio.run(
+                open_loop(url, open_bodies, open_rate, args.timeout)
+            )
+            open_achieved = len(open_bodies) / open_s
+            print(
+                f"open loop: {open_rate:.0f} POST/s offered, {open_achieved:.0f}/s answered, "
+                f"p99 {percentile(open_latencies, 99):.1f} ms"
+            )
+            wait_applied()
         pending, applied = counts()
 
-    lost = args.n - (pending + applied)
+    trivial_cpu = cpu_ms_per_request(cpu_start, cpu_trivial, args.trivial_n)
+    # web and client: while posting; postgres and apply: until every receipt is applied.
+    posting_cpu = cpu_ms_per_request(cpu_trivial, cpu_answered, args.n)
+    receipt_cpu = cpu_ms_per_request(cpu_trivial, cpu_drained, args.n)
+    receipt_cpu.update(web=posting_cpu["web"], client=posting_cpu["client"])
+
+    lost = args.n + args.open_n - (pending + applied)
     p99 = percentile(latencies, 99)
     server = f"gunicorn-{args.web_workers}x" + (
         f"gthread{args.threads}" if args.threads > 1 else "sync"
@@ -207,7 +340,17 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
             higher_is_better=False,
             note="baseline: the trivial view's p99",
         ),
-        Figure("receipts.errors", errors, "answers", target=0, higher_is_better=False),
+        Figure(
+            "receipts.p99_open",
+            percentile(open_latencies, 99),
+            "ms",
+            note=f"open loop at {open_rate:.0f} POST/s offered ({args.open_load:g} x the rate"
+            f" above), {open_achieved:.0f}/s answered, {len(open_bodies)} POSTs",
+        ),
+        Figure("receipts.p50_open", percentile(open_latencies, 50), "ms"),
+        Figure(
+            "receipts.errors", errors + open_errors, "answers", target=0, higher_is_better=False
+        ),
         Figure(
             "receipts.lost",
             lost,
@@ -218,18 +361,46 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
         ),
         Figure("receipts.apply_drain", drained, "s", note="last answer -> none pending"),
         Figure("trivial.rate", trivial_rate, "req/s", note=f"{trivial_errors} errors"),
+        *(
+            Figure(
+                f"receipts.cpu_{part}",
+                receipt_cpu[part],
+                "ms/receipt",
+                baseline=trivial_cpu[part] if part in ("web", "client") else None,
+                note=note
+                + (" (baseline: per trivial request)" if part in ("web", "client") else ""),
+            )
+            for part, note in (
+                ("web", "gunicorn processes, while posting"),
+                ("postgres", "bench db backends, until applied"),
+                ("apply", "celery worker + beat, until applied"),
+                ("client", "the aiohttp client, while posting"),
+            )
+        ),
+        Figure(
+            "receipts.cpu_total",
+            sum(receipt_cpu.values()),
+            "ms/receipt",
+            baseline=sum(trivial_cpu.values()),
+            note="the four parts (baseline: per trivial request)",
+        ),
     ]
     summary = {
         "bench": "receipts",
         "n": args.n,
         "receipts_per_s": f"{rate:.0f}",
         "p99_ms": f"{p99:.1f}",
+        "p99_open_ms": f"{percentile(open_latencies, 99):.1f}",
+        "open_rate": f"{open_rate:.0f}",
         "trivial_per_s": f"{trivial_rate:.0f}",
         "ratio": f"{rate / trivial_rate:.2f}",
         "lost": lost,
         "server": server,
         "per_request": args.per_request,
         "health_checks": "off" if args.no_health_checks else "on",
+        "cpu_ms_per_receipt": f"{sum(receipt_cpu.values()):.2f}",
+        "cpu_ms_web": f"{receipt_cpu['web']:.2f}",
+        "cpu_ms_web_trivial": f"{trivial_cpu['web']:.2f}",
     }
     return figures, summary
 

@@ -35,11 +35,25 @@ def _webhook_request(request: HttpRequest) -> WebhookRequest:
     return WebhookRequest(
         method=request.method or "POST",
         url=request.build_absolute_uri(),
-        headers={k.lower(): v for k, v in request.headers.items()},
+        headers=_headers(request.META),
         body=request.body,
         query={k: v for k, v in request.GET.items()},
         form=form,
     )
+
+
+def _headers(meta: dict) -> dict[str, str]:
+    """request.headers with lower-cased names, without building HttpHeaders (a tenth
+    of a receipt's CPU in the web process)."""
+    headers = {
+        name[5:].replace("_", "-").lower(): value
+        for name, value in meta.items()
+        if name.startswith("HTTP_")
+    }
+    for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if name in meta:
+            headers[name.replace("_", "-").lower()] = meta[name]
+    return headers
 
 
 T = TypeVar("T")

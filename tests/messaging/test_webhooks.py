@@ -308,3 +308,71 @@ def test_a_receipt_survives_a_dead_database_connection(client, account):
         "p-1",
         "p-2",
     ]
+
+
+def test_receipts_are_stored_field_by_field_in_one_statement(account, django_assert_num_queries):
+    from datetime import UTC, datetime
+
+    from messaging.providers import Receipt
+    from messaging.receipts import receipts_store
+
+    occurred = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    given = [
+        Receipt(
+            provider_message_id="p" * 120,
+            status="undelivered",
+            occurred_at=occurred,
+            reference="r" * 70,
+            error_code="E" * 50,
+            error_reason="Phone off 'quoted' \\ and ünïcode",
+            raw={"id": "p", "nested": [1, {"a": None}], "text": "O'Brien"},
+            opted_out=True,
+        ),
+        Receipt(provider_message_id="p-2", status="delivered"),
+    ]
+    before = timezone.now()
+
+    with django_assert_num_queries(1):
+        assert receipts_store(account=account, receipts=given) == 2
+
+    first, second = PendingReceipt.objects.order_by("id")
+    assert (first.account_id, first.provider_message_id, first.reference) == (
+        account.pk,
+        "p" * 100,
+        "r" * 64,
+    )
+    assert (first.status, first.occurred_at, first.error_code) == (
+        "undelivered",
+        occurred,
+        "E" * 40,
+    )
+    assert first.error_reason == "Phone off 'quoted' \\ and ünïcode"
+    assert first.raw == {"id": "p", "nested": [1, {"a": None}], "text": "O'Brien"}
+    assert (first.opted_out, first.attempts) == (True, 0)
+    assert first.received_at >= before
+    assert (second.status, second.reference, second.raw, second.opted_out) == (
+        "delivered",
+        "",
+        {},
+        False,
+    )
+    assert second.occurred_at == second.received_at  # none given: when it arrived
+
+
+def test_webhook_headers_are_djangos_with_lower_cased_names(rf):
+    from messaging.webhooks import _headers
+
+    request = rf.post(
+        "/webhooks/x/receipts/?token=t",
+        b"{}",
+        content_type="application/json",
+        HTTP_X_TWILIO_SIGNATURE="abc=",
+        HTTP_AUTHORIZATION="Bearer x.y.z",
+        HTTP_X_FORWARDED_FOR="10.0.0.1",
+    )
+
+    headers = _headers(request.META)
+
+    assert headers == {name.lower(): value for name, value in request.headers.items()}
+    assert headers["x-twilio-signature"] == "abc="
+    assert headers["content-type"] == "application/json"
