@@ -14,6 +14,9 @@ DEFAULTS = {
     "API_BATCH_MAX": 1000,
     # Seconds a key's lookup is cached (revoking a key also clears it at once).
     "API_KEY_CACHE_SECONDS": 30,
+    # Seconds a web process keeps its own copy of a valid key's lookup: a key revoked
+    # in another process stops working here within this time.
+    "API_KEY_LOCAL_SECONDS": 2,
     # last_used_at is written at most this often per key.
     "API_KEY_TOUCH_SECONDS": 60,
     # Idempotency keys are kept this long.

@@ -3,6 +3,7 @@ wrong types refused); responses are plain model serializers."""
 
 from __future__ import annotations
 
+import functools
 import re
 from zoneinfo import available_timezones
 
@@ -118,6 +119,21 @@ class MessageSerializer(serializers.ModelSerializer):
             "error_reason",
         ]
         read_only_fields = fields
+
+    def to_representation(self, instance: Message) -> dict:
+        # The same fields and formats as DRF's own loop, but fields built once per
+        # process: building a ModelSerializer's fields costs far more than rendering
+        # one message with them (a third of the CPU of a send).
+        data = {}
+        for field in _message_fields():
+            value = field.get_attribute(instance)
+            data[field.field_name] = None if value is None else field.to_representation(value)
+        return data
+
+
+@functools.cache
+def _message_fields() -> tuple[serializers.Field, ...]:
+    return tuple(MessageSerializer()._readable_fields)
 
 
 class MessageFilterSerializer(StrictSerializer):

@@ -10,7 +10,10 @@ Phase 1 (no Celery worker running, so the web processes have the CPU): --sends P
 --concurrency at a time, each a real send (key check, rate limit, opt-out check,
 outbox row, dispatch kick). Baseline, same run and client: GET of an unknown API URL
 (the cost of a request through gunicorn and Django, with no key and no database),
-in alternating rounds with the sends.
+in alternating rounds with the sends. Also the CPU time (user + system, from /proc)
+of the gunicorn workers per accepted send against per bare 404: unlike rates, this
+does not depend on how busy the machine is, so a change can be judged on a loaded
+machine too.
 Phase 2: --bulk messages queued for one sender and a worker sending them; meanwhile
 --count API sends, spaced out; accept (just before the POST) -> the simulator's
 record of the message.
@@ -91,6 +94,26 @@ def _add(total: dict[int, int], counted: dict[int, int]) -> None:
         total[status] = total.get(status, 0) + n
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _workers_cpu(master: int) -> float:
+    """CPU seconds (user + system) used so far by gunicorn's workers (Linux /proc)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == master:
+            total += (int(fields[11]) + int(fields[12])) / _TICK
+    return total
+
+
 def _delete_messages() -> None:
     from django.db import connection
 
@@ -111,6 +134,7 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
     with Processes() as procs:
         sim_url = procs.simulator("--keep", str(args.bulk + args.sends + 10_000))
         procs.gunicorn(web_port, workers=args.web_workers, threads=1)
+        master = procs.running[-1][1].pid
         sender = bench_sender(base_url=sim_url, token=sim_token(sim_url), rate=1_000_000)
         _, key = api_key_create(
             name="bench", scopes=["send", "read"], created_by=None, rate_limit=10_000_000
@@ -128,18 +152,22 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
         asyncio.run(hammer(web_url, 200, args.concurrency, send))
         # Baseline and sends in alternating rounds: a change in the machine's load
         # during the run then weighs on both alike.
-        base_s = send_s = 0.0
+        base_s = send_s = base_cpu = send_cpu = 0.0
         latencies: list[float] = []
         base_statuses: dict[int, int] = {}
         statuses: dict[int, int] = {}
         per_round = max(1, args.sends // ROUNDS)
         for _ in range(ROUNDS):
+            cpu = _workers_cpu(master)
             seconds, _, counted = asyncio.run(hammer(web_url, per_round, args.concurrency, bare))
+            base_cpu += _workers_cpu(master) - cpu
             base_s += seconds
             _add(base_statuses, counted)
+            cpu = _workers_cpu(master)
             seconds, round_latencies, counted = asyncio.run(
                 hammer(web_url, per_round, args.concurrency, send)
             )
+            send_cpu += _workers_cpu(master) - cpu
             send_s += seconds
             latencies += round_latencies
             _add(statuses, counted)
@@ -194,6 +222,14 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
             target=500,
             note=f"{args.web_workers} gunicorn workers, {args.concurrency} in flight; "
             "baseline: JSON 404 with no key",
+        ),
+        Figure(
+            "api.server_cpu_per_send",
+            send_cpu / max(accepted, 1) * 1000,
+            "ms",
+            baseline=base_cpu / max(base_statuses.get(404, 0), 1) * 1000,
+            higher_is_better=False,
+            note="gunicorn workers' CPU per accepted send; baseline: per bare JSON 404",
         ),
         Figure("api.send_latency_p50", percentile(latencies, 50) * 1000, "ms"),
         Figure("api.send_latency_p95", percentile(latencies, 95) * 1000, "ms"),

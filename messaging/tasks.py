@@ -17,11 +17,29 @@ log = logging.getLogger(__name__)
 LANE_QUEUE = {"transactional": "transactional", "bulk": "bulk"}
 
 
+# Seconds after a dispatch kick in which no other kick of that sender and lane starts.
+KICK_SECONDS = 1
+# Until when (time.time()) this process knows a kick of (sender, lane) holds those
+# seconds: it does not ask Redis again before then (the answer would be no).
+_kick_held_until: dict[tuple[int, str], float] = {}
+
+
 def kick_dispatch(sender_id: int, lane: str) -> None:
     """Start a dispatch for this sender and lane unless one was started a moment ago."""
+    lane = str(lane)
+    now = time.time()
+    if _kick_held_until.get((sender_id, lane), 0.0) > now:
+        return
+    key = f"messaging:kick:{sender_id}:{lane}"
     try:
-        if cache.add(f"messaging:kick:{sender_id}:{lane}", 1, timeout=1):
-            dispatch_sender.apply_async(args=[sender_id, str(lane)], queue=LANE_QUEUE[str(lane)])
+        # The value says when the hold ends, so that a process refused learns it too.
+        if cache.add(key, now + KICK_SECONDS, timeout=KICK_SECONDS):
+            held_until = now + KICK_SECONDS
+            dispatch_sender.apply_async(args=[sender_id, lane], queue=LANE_QUEUE[lane])
+        else:
+            held_until = cache.get(key) or 0.0
+        # A little early, so that clocks a few ms apart never skip a kick that is due.
+        _kick_held_until[(sender_id, lane)] = held_until - 0.05
     except Exception:
         # The row is queued in the database; beat's dispatch_due will find it.
         log.exception("could not start a dispatch for sender %s", sender_id)

@@ -15,6 +15,9 @@ users_patterns = (
 )
 
 urlpatterns = [
+    # First: an API request then tries one prefix, not every page's pattern (no
+    # pattern above it could match a path under api/v1/, so nothing else changes).
+    path("api/v1/", include("api.urls")),
     path("", views.dashboard, name="dashboard"),
     path(
         "accounts/login/",
@@ -38,7 +41,6 @@ urlpatterns = [
     path("", include("campaigns.urls")),
     path("", include("campaigns.urls_links")),
     path("", include("inbox.urls")),
-    path("api/v1/", include("api.urls")),
     path("integrations/keys/", include("api.urls_keys")),
     path("integrations/", include("integrations.urls")),
     path("integrations/email/", include("emailsms.urls")),

@@ -39,6 +39,9 @@ def _fresh_file_cache(settings):
     """The embedded cache is a folder: empty it between tests, because SQLite reuses
     row ids after a rollback and keys like a user's hourly test-send count would
     carry over. (Redis is never cleared here: other runs share its database.)"""
+    from messaging import tasks
+
+    tasks._kick_held_until.clear()
     if settings.CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
         from django.core.cache import cache
 

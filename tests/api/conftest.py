@@ -14,9 +14,11 @@ def _fresh_process_caches():
 
     services._senders.clear()
     keys._touched.clear()
+    keys._local.clear()
     yield
     services._senders.clear()
     keys._touched.clear()
+    keys._local.clear()
 
 
 @pytest.fixture

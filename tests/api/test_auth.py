@@ -54,6 +54,39 @@ def test_a_revoked_key_stops_working_at_once(make_client, key_owner):
     assert not api_key_revoke(key=client.key, by=key_owner)
 
 
+def test_a_key_revoked_by_another_process_stops_working_here_within_seconds(
+    make_client, monkeypatch
+):
+    from types import SimpleNamespace
+
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from api import conf, keys
+
+    clock = [1000.0]
+    monkeypatch.setattr(keys, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    client = make_client("read")
+    assert client.get(URL).status_code == 200  # this process keeps a copy
+    # Another web process revokes it: the row and the shared cache, not our copy.
+    ApiKey.objects.filter(pk=client.key.pk).update(revoked_at=timezone.now())
+    cache.delete(keys._cache_key(client.key.prefix))
+
+    clock[0] += conf.get("API_KEY_LOCAL_SECONDS") - 0.1
+    assert client.get(URL).status_code == 200  # the copy is still fresh
+    clock[0] += 0.2
+    assert client.get(URL).status_code == 401
+
+
+def test_a_wrong_secret_fails_even_while_the_key_is_remembered(make_client):
+    client = make_client("read")
+    assert client.get(URL).status_code == 200
+    prefix = client.key.prefix
+
+    assert authenticate(f"smsw_{prefix}_not-the-secret") is None
+    assert authenticate(client.full_key) is not None
+
+
 def test_a_key_without_the_scope_gets_403(make_client):
     reader = make_client("read")
     response = reader.post(URL, {"to": "+447912345001", "body": "x"}, format="json")
