@@ -1,11 +1,13 @@
-"""The WSGI application: Django's handler, and for the providers' receipt and inbound
-webhooks a second Django handler with only the middleware that applies to them.
+"""The WSGI application: Django's handler, and for the paths only machines call a
+second Django handler with only the middleware that applies to them.
 
-Those webhooks are called by machines, up to thousands of times a second, and answer
-JSON or plain text: sessions, CSRF (the views are csrf_exempt), authentication,
-messages, CSP, HTMX, axes and static files do nothing for them but cost a fifth of
-their CPU. Every other path, the outbound-webhook pages under /webhooks/ included,
-goes through the full stack."""
+Those paths are the providers' receipt and inbound webhooks and the JSON REST API
+(authenticated by key on every request, never by session). They are called up to
+thousands of times a second and answer JSON or plain text: sessions, CSRF (the views
+are exempt), session authentication, messages, CSP, HTMX, axes and static files do
+nothing for them but cost a fifth of a webhook's CPU. Every other path goes through
+the full stack: the outbound-webhook pages under /webhooks/, the API key pages, and
+the API's own schema and Swagger page (HTML, with its CSP)."""
 
 import os
 import re
@@ -21,6 +23,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsworks.settings")
 PROVIDER_WEBHOOK_PATH = re.compile(
     r"/webhooks/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/(receipts|inbound)/"
 )
+# The REST API (api.urls) except its schema and documentation page.
+API_PATH = re.compile(r"/api/v1/(?!schema/|docs/).*")
 PROVIDER_WEBHOOK_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -39,6 +43,7 @@ provider_webhooks = ProviderWebhookHandler()
 
 
 def application(environ, start_response):
-    if PROVIDER_WEBHOOK_PATH.fullmatch(environ.get("PATH_INFO", "")):
+    path = environ.get("PATH_INFO", "")
+    if PROVIDER_WEBHOOK_PATH.fullmatch(path) or API_PATH.fullmatch(path):
         return provider_webhooks(environ, start_response)
     return site(environ, start_response)

@@ -26,7 +26,7 @@ def call():
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
 
-    def call(method: str, path: str, query: str = "", body: bytes = b""):
+    def call(method: str, path: str, query: str = "", body: bytes = b"", **environ_extra):
         answer = {}
 
         def start_response(status, headers, exc_info=None):
@@ -47,6 +47,7 @@ def call():
             "wsgi.input": io.BytesIO(body),
             "wsgi.errors": io.StringIO(),
             "wsgi.url_scheme": "http",
+            **environ_extra,
         }
         response = wsgi.application(environ, start_response)
         content = b"".join(response)
@@ -119,3 +120,29 @@ def test_every_other_path_keeps_the_full_stack(call):
     status, headers, _ = call("GET", "/accounts/login/")
     assert status == 200
     assert "csrftoken" in headers.get("set-cookie", "")
+
+
+def test_the_json_api_takes_the_short_stack_but_not_its_documentation():
+    for path in ("/api/v1/messages", "/api/v1/messages/batch", "/api/v1/otp/send", "/api/v1/x"):
+        assert wsgi.API_PATH.fullmatch(path), path
+    for path in ("/api/v1/schema/", "/api/v1/docs/", "/integrations/keys/", "/api/v2/messages"):
+        assert not wsgi.API_PATH.fullmatch(path), path
+
+
+def test_an_api_call_is_answered_by_key_with_security_headers_and_no_cookie(call):
+    from api.keys import api_key_create
+
+    status, headers, content = call("GET", "/api/v1/messages")
+    assert status == 401
+    assert json.loads(content)["error"]["code"]
+    assert headers["x-content-type-options"] == "nosniff"
+    assert "set-cookie" not in headers
+
+    _, full = api_key_create(name="CRM", scopes=["read"], created_by=None)
+    status, headers, content = call("GET", "/api/v1/messages", HTTP_AUTHORIZATION=f"Bearer {full}")
+    assert status == 200
+    assert json.loads(content)["results"] == []
+    assert "set-cookie" not in headers and "content-security-policy" not in headers
+
+    status, headers, _ = call("GET", "/api/v1/docs/")  # the Swagger page: full stack
+    assert "content-security-policy" in headers
