@@ -270,6 +270,39 @@ def test_it_agrees_with_contacts_phone_on_random_numbers(prefix, digits):
     assert _by_the_importer(checker, raw) == _by_contacts_phone(raw)
 
 
+def _example_numbers():
+    """Every example number of the metadata (each region, each type, the non-geographic
+    codes) and neighbours of each (last digit changed, one digit more, one less)."""
+    import phonenumbers
+
+    examples = set()
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        for kind in range(phonenumbers.PhoneNumberType.UNKNOWN):
+            if number := phonenumbers.example_number_for_type(region, kind):
+                examples.add(
+                    (number.country_code, phonenumbers.national_significant_number(number))
+                )
+    for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS:
+        if number := phonenumbers.example_number_for_non_geo_entity(code):
+            examples.add((code, phonenumbers.national_significant_number(number)))
+    for code, nsn in sorted(examples):
+        for variant in {nsn, nsn[:-1] + str((int(nsn[-1]) + 5) % 10), nsn + "0", nsn[:-1]}:
+            yield phonenumbers.parse(f"+{code}{variant}")
+
+
+def test_it_finds_region_and_type_exactly_as_phonenumbers_does():
+    import phonenumbers
+
+    from contacts.import_rows import _region_and_type
+
+    checked = 0
+    for number in _example_numbers():
+        expected = (phonenumbers.region_code_for_number(number), phonenumbers.number_type(number))
+        assert _region_and_type(number) == expected, number
+        checked += 1
+    assert checked > 3_000
+
+
 # -- the error report -------------------------------------------------------------------
 
 
