@@ -42,13 +42,20 @@ class Written:
 
 class PostgresWriter:
     """COPY into a temporary table, then one statement per effect. Runs on whatever
-    connection the current thread has; the temporary tables live on it."""
+    connection the current thread has; the temporary tables live on it.
 
-    def __init__(self, job: ImportJob, list_ids: list[int]) -> None:
+    ``own_session``: the connection is new and only this writer uses it, so it may
+    size the session's buffers for temporary tables (possible only before the first
+    one is touched). The numbers seen of a million-row file (about 90 MB with their
+    index) then stay in memory instead of going through the default 8 MB."""
+
+    def __init__(self, job: ImportJob, list_ids: list[int], own_session: bool = False) -> None:
         self.update = job.on_existing == ImportJob.OnExisting.UPDATE
         self.list_ids = list_ids
         self.consent = {"user": job.created_by_id, "note": job.consent_source}
         with connection.cursor() as cursor:
+            if own_session:
+                cursor.execute("SET temp_buffers TO '256MB'")
             cursor.execute("DROP TABLE IF EXISTS contacts_import_rows, contacts_import_seen")
             cursor.execute(
                 "CREATE TEMPORARY TABLE contacts_import_rows (line bigint NOT NULL, "
@@ -57,7 +64,9 @@ class PostgresWriter:
                 "time_zone text NOT NULL)"
             )
             cursor.execute(
-                "CREATE TEMPORARY TABLE contacts_import_seen (phone text PRIMARY KEY, line bigint NOT NULL)"
+                # Byte order is enough to find a number again and cheaper than a locale's.
+                'CREATE TEMPORARY TABLE contacts_import_seen (phone text COLLATE "C" PRIMARY KEY, '
+                "line bigint NOT NULL)"
             )
 
     def write(self, rows: list[Row]) -> Written:
@@ -307,8 +316,9 @@ class Pipeline:
             self.writer = self._writer()
 
     def _writer(self) -> PostgresWriter | OrmWriter:
-        kind = PostgresWriter if connection.vendor == "postgresql" else OrmWriter
-        return kind(self.job, self.list_ids)
+        if connection.vendor != "postgresql":
+            return OrmWriter(self.job, self.list_ids)
+        return PostgresWriter(self.job, self.list_ids, own_session=self.threaded)
 
     def submit(self, chunk: Chunk) -> None:
         if not self.threaded:

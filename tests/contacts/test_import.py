@@ -7,6 +7,7 @@ import csv
 import io
 import logging
 import os
+import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -513,6 +514,34 @@ def test_it_imports_in_chunks_and_finds_duplicates_across_them(writer, monkeypat
     assert [(r["line"], r["reason"]) for r in report(job)] == [
         ("42", "duplicate: the same number as line 5"),
         ("43", "duplicate: the same number as line 32"),
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_writer_thread_has_a_session_of_its_own_and_finds_duplicates_across_chunks(
+    monkeypatch,
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("the writer thread runs on PostgreSQL only")
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 7)
+    sessions = []
+    original = imports.PostgresWriter.__init__
+
+    def spy(self, job, list_ids, own_session=False):
+        original(self, job, list_ids, own_session=own_session)
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW temp_buffers")
+            sessions.append((threading.current_thread().name, own_session, cursor.fetchone()[0]))
+
+    monkeypatch.setattr(imports.PostgresWriter, "__init__", spy)
+    lines = [f"07911 1{i:05d},N{i},,\n" for i in range(40)]
+    job = run(HEADER + "".join(lines) + lines[3] + lines[30] + lines[3])
+    assert sessions == [(f"import-{job.pk}", True, "256MB")]
+    assert counts(job) == (40, 0, 0, 0, 3)
+    assert [(r["line"], r["reason"]) for r in report(job)] == [
+        ("42", "duplicate: the same number as line 5"),
+        ("43", "duplicate: the same number as line 32"),
+        ("44", "duplicate: the same number as line 5"),
     ]
 
 
