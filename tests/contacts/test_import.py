@@ -7,6 +7,7 @@ import csv
 import io
 import logging
 import os
+import sys
 import threading
 import time
 from datetime import date, timedelta
@@ -531,12 +532,17 @@ def test_the_writer_thread_has_a_session_of_its_own_and_finds_duplicates_across_
         original(self, job, list_ids, own_session=own_session)
         with connection.cursor() as cursor:
             cursor.execute("SHOW temp_buffers")
-            sessions.append((threading.current_thread().name, own_session, cursor.fetchone()[0]))
+            buffers = cursor.fetchone()[0]
+        sessions.append(
+            (threading.current_thread().name, own_session, buffers, sys.getswitchinterval())
+        )
 
     monkeypatch.setattr(imports.PostgresWriter, "__init__", spy)
     lines = [f"07911 1{i:05d},N{i},,\n" for i in range(40)]
+    before = sys.getswitchinterval()
     job = run(HEADER + "".join(lines) + lines[3] + lines[30] + lines[3])
-    assert sessions == [(f"import-{job.pk}", True, "256MB")]
+    assert sessions == [(f"import-{job.pk}", True, "256MB", imports.GIL_SWITCH_SECONDS)]
+    assert sys.getswitchinterval() == before
     assert counts(job) == (40, 0, 0, 0, 3)
     assert [(r["line"], r["reason"]) for r in report(job)] == [
         ("42", "duplicate: the same number as line 5"),
