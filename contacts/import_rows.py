@@ -173,13 +173,7 @@ class RowChecker:
         except phonenumbers.NumberParseException as exc:
             raise RowError("phone", raw, f"not a phone number ({exc._msg})") from None
         code = number.country_code
-        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ())
-        if len(regions) == 1:
-            region = regions[0]
-        else:  # several regions share the code (+44: GB, GG, IM, JE): ask the number
-            region = phonenumbers.region_code_for_number(number)
-        # number_type is UNKNOWN exactly when is_valid_number is False.
-        kind = _number_type(number, region)
+        region, kind = _region_and_type(number)
         if kind == PhoneNumberType.UNKNOWN:
             raise RowError("phone", raw, "not a valid number")
         if kind not in MOBILE_KINDS:
@@ -201,21 +195,98 @@ class RowChecker:
 MOBILE_KINDS = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
-def _number_type(number: phonenumbers.PhoneNumber, region: str | None) -> int:
-    """phonenumbers.number_type for a number whose region is known already: that function
-    works the region out again, which for +44 costs as much as the type itself."""
-    if _type_in_region is None or region is None:
-        return phonenumbers.number_type(number)
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(number.country_code, region)
-    if metadata is None:
+def _region_and_type(number: phonenumbers.PhoneNumber) -> tuple[str | None, int]:
+    """phonenumbers.region_code_for_number and number_type in one pass, with the
+    metadata's patterns compiled once. Where several regions share a calling code
+    (+44: GB, GG, IM, JE) the library finds the region by classifying the number,
+    then number_type classifies it again: here the first answer is kept."""
+    code = number.country_code
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ())
+    nsn = phonenumbers.national_significant_number(number)
+    if len(regions) == 1:
+        types = _types_of(PhoneMetadata.metadata_for_region_or_calling_code(code, regions[0]))
+        return regions[0], types.classify(nsn) if types else PhoneNumberType.UNKNOWN
+    for region in regions:
+        types = _types_of(PhoneMetadata.metadata_for_region(region.upper(), None))
+        if types is None:
+            continue
+        if types.leading_digits is not None:
+            if types.leading_digits.match(nsn):
+                return region, types.classify(nsn)
+        elif (kind := types.classify(nsn)) != PhoneNumberType.UNKNOWN:
+            return region, kind
+    return None, phonenumbers.number_type(number)
+
+
+class _Desc(NamedTuple):
+    lengths: frozenset[int]  # empty: any length
+    pattern: re.Pattern | None
+
+
+def _desc(desc: Any) -> _Desc | None:
+    if desc is None:
+        return None
+    pattern = desc.national_number_pattern
+    return _Desc(frozenset(desc.possible_length), re.compile(pattern) if pattern else None)
+
+
+class _NumberTypes:
+    """phonenumbers' _number_type_helper for one region's metadata, its patterns
+    compiled once (the library looks each one up in re's cache on every call)."""
+
+    SPECIAL = (
+        ("premium_rate", PhoneNumberType.PREMIUM_RATE),
+        ("toll_free", PhoneNumberType.TOLL_FREE),
+        ("shared_cost", PhoneNumberType.SHARED_COST),
+        ("voip", PhoneNumberType.VOIP),
+        ("personal_number", PhoneNumberType.PERSONAL_NUMBER),
+        ("pager", PhoneNumberType.PAGER),
+        ("uan", PhoneNumberType.UAN),
+        ("voicemail", PhoneNumberType.VOICEMAIL),
+    )
+
+    def __init__(self, metadata: PhoneMetadata) -> None:
+        self.general = _desc(metadata.general_desc)
+        self.special = [(_desc(getattr(metadata, name)), kind) for name, kind in self.SPECIAL]
+        self.fixed_line = _desc(metadata.fixed_line)
+        self.mobile = _desc(metadata.mobile)
+        self.same_mobile_and_fixed_line = metadata.same_mobile_and_fixed_line_pattern
+        leading = metadata.leading_digits
+        self.leading_digits = re.compile(leading) if leading is not None else None
+
+    def classify(self, nsn: str) -> int:
+        if not _matches(nsn, self.general):
+            return PhoneNumberType.UNKNOWN
+        for desc, kind in self.special:
+            if _matches(nsn, desc):
+                return kind
+        if _matches(nsn, self.fixed_line):
+            if self.same_mobile_and_fixed_line or _matches(nsn, self.mobile):
+                return PhoneNumberType.FIXED_LINE_OR_MOBILE
+            return PhoneNumberType.FIXED_LINE
+        if not self.same_mobile_and_fixed_line and _matches(nsn, self.mobile):
+            return PhoneNumberType.MOBILE
         return PhoneNumberType.UNKNOWN
-    return _type_in_region(phonenumbers.national_significant_number(number), metadata)
 
 
-try:  # private, so optional: without it number_type does the same, a little slower
-    from phonenumbers.phonenumberutil import _number_type_helper as _type_in_region
-except ImportError:  # pragma: no cover
-    _type_in_region = None
+def _matches(nsn: str, desc: _Desc | None) -> bool:
+    """phonenumbers' _is_number_matching_desc: the length first, then the whole pattern."""
+    if desc is None or (desc.lengths and len(nsn) not in desc.lengths):
+        return False
+    return desc.pattern is not None and desc.pattern.fullmatch(nsn) is not None
+
+
+_TYPES: dict[int, tuple[PhoneMetadata, _NumberTypes]] = {}
+
+
+def _types_of(metadata: PhoneMetadata | None) -> _NumberTypes | None:
+    """The compiled types of a region; the library keeps one metadata object per region."""
+    if metadata is None:
+        return None
+    found = _TYPES.get(id(metadata))
+    if found is None or found[0] is not metadata:
+        found = _TYPES[id(metadata)] = (metadata, _NumberTypes(metadata))
+    return found[1]
 
 
 def _text(name: str, value: str, limit: int) -> str:

@@ -67,7 +67,14 @@ from contacts.import_rows import (
     guess_mapping,
     looks_like_header,
 )
-from contacts.import_writers import Chunk, OrmWriter, Pipeline, PostgresWriter, Written
+from contacts.import_writers import (
+    GIL_SWITCH_SECONDS,
+    Chunk,
+    OrmWriter,
+    Pipeline,
+    PostgresWriter,
+    Written,
+)
 from contacts.models import ContactList, CustomField, ImportJob, JobStatus
 
 __all__ = [
@@ -76,6 +83,7 @@ __all__ = [
     "EMAIL_RE",
     "FIELD_LABELS",
     "FORMULA_START",
+    "GIL_SWITCH_SECONDS",
     "HEADER_GUESSES",
     "MAX_COLUMNS",
     "MAX_CUSTOM_TEXT",

@@ -7,6 +7,8 @@ import csv
 import io
 import logging
 import os
+import sys
+import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -270,6 +272,39 @@ def test_it_agrees_with_contacts_phone_on_random_numbers(prefix, digits):
     assert _by_the_importer(checker, raw) == _by_contacts_phone(raw)
 
 
+def _example_numbers():
+    """Every example number of the metadata (each region, each type, the non-geographic
+    codes) and neighbours of each (last digit changed, one digit more, one less)."""
+    import phonenumbers
+
+    examples = set()
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        for kind in range(phonenumbers.PhoneNumberType.UNKNOWN):
+            if number := phonenumbers.example_number_for_type(region, kind):
+                examples.add(
+                    (number.country_code, phonenumbers.national_significant_number(number))
+                )
+    for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS:
+        if number := phonenumbers.example_number_for_non_geo_entity(code):
+            examples.add((code, phonenumbers.national_significant_number(number)))
+    for code, nsn in sorted(examples):
+        for variant in {nsn, nsn[:-1] + str((int(nsn[-1]) + 5) % 10), nsn + "0", nsn[:-1]}:
+            yield phonenumbers.parse(f"+{code}{variant}")
+
+
+def test_it_finds_region_and_type_exactly_as_phonenumbers_does():
+    import phonenumbers
+
+    from contacts.import_rows import _region_and_type
+
+    checked = 0
+    for number in _example_numbers():
+        expected = (phonenumbers.region_code_for_number(number), phonenumbers.number_type(number))
+        assert _region_and_type(number) == expected, number
+        checked += 1
+    assert checked > 3_000
+
+
 # -- the error report -------------------------------------------------------------------
 
 
@@ -480,6 +515,39 @@ def test_it_imports_in_chunks_and_finds_duplicates_across_them(writer, monkeypat
     assert [(r["line"], r["reason"]) for r in report(job)] == [
         ("42", "duplicate: the same number as line 5"),
         ("43", "duplicate: the same number as line 32"),
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_writer_thread_has_a_session_of_its_own_and_finds_duplicates_across_chunks(
+    monkeypatch,
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("the writer thread runs on PostgreSQL only")
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 7)
+    sessions = []
+    original = imports.PostgresWriter.__init__
+
+    def spy(self, job, list_ids, own_session=False):
+        original(self, job, list_ids, own_session=own_session)
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW temp_buffers")
+            buffers = cursor.fetchone()[0]
+        sessions.append(
+            (threading.current_thread().name, own_session, buffers, sys.getswitchinterval())
+        )
+
+    monkeypatch.setattr(imports.PostgresWriter, "__init__", spy)
+    lines = [f"07911 1{i:05d},N{i},,\n" for i in range(40)]
+    before = sys.getswitchinterval()
+    job = run(HEADER + "".join(lines) + lines[3] + lines[30] + lines[3])
+    assert sessions == [(f"import-{job.pk}", True, "256MB", imports.GIL_SWITCH_SECONDS)]
+    assert sys.getswitchinterval() == before
+    assert counts(job) == (40, 0, 0, 0, 3)
+    assert [(r["line"], r["reason"]) for r in report(job)] == [
+        ("42", "duplicate: the same number as line 5"),
+        ("43", "duplicate: the same number as line 32"),
+        ("44", "duplicate: the same number as line 5"),
     ]
 
 
