@@ -65,3 +65,35 @@ def test_another_process_learns_the_second_is_taken_and_when_it_ends(kicks):
     cache.delete("messaging:kick:424242:transactional")
     tasks.kick_dispatch(424242, "transactional")
     assert len(kicks.started) == 2
+
+
+@pytest.mark.django_db
+def test_applying_a_backlog_of_receipts_yields_its_worker_after_its_budget(monkeypatch):
+    """A worker that serves the transactional queue too must not keep a one-off send
+    waiting behind thousands of receipts: past its budget the task queues its own
+    continuation and ends."""
+    from django.utils import timezone
+
+    from messaging.models import PendingReceipt, Status
+    from tests.factories import ProviderAccountFactory
+
+    continued: list[dict] = []
+    monkeypatch.setattr(tasks.apply_receipts, "apply_async", lambda **kw: continued.append(kw))
+    account = ProviderAccountFactory(backend="console", credentials={})
+    now = timezone.now()
+    PendingReceipt.objects.bulk_create(
+        PendingReceipt(
+            account=account, provider_message_id=f"x-{i}", status=Status.DELIVERED, occurred_at=now
+        )
+        for i in range(5001)  # a full pass of 5,000 (none matches a message), and one more
+    )
+
+    monkeypatch.setattr(tasks, "APPLY_BUDGET_SECONDS", 0.0)
+    result = tasks.apply_receipts()
+    assert (result["unmatched"], result.get("continued")) == (5000, 1)
+    assert continued == [{}]
+
+    monkeypatch.setattr(tasks, "APPLY_BUDGET_SECONDS", 60.0)
+    result = tasks.apply_receipts()  # within its budget it goes on past a full pass
+    assert result["unmatched"] > 5000 and "continued" not in result
+    assert continued == [{}]
