@@ -386,6 +386,36 @@ def quick_args(script: str) -> list[str]:
     return ["--n", QUICK_N] if re.search(r"(^|\s)--n\b", helped) else []
 
 
+# Before each script, wait (at most SETTLE_MAX_SECONDS) until the machine's CPUs are
+# at most SETTLE_BUSY busy over a 2 s sample: the script before may leave PostgreSQL
+# checkpointing or vacuuming what it wrote, which would lower the next one's rates.
+SETTLE_BUSY = 0.15
+SETTLE_MAX_SECONDS = 120.0
+
+
+def _cpu_times() -> tuple[int, int]:
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields), idle
+
+
+def settle() -> None:
+    """Wait for a quiet machine (Linux; elsewhere, return at once)."""
+    deadline = time.monotonic() + SETTLE_MAX_SECONDS
+    busy = 1.0
+    while time.monotonic() < deadline:
+        try:
+            total0, idle0 = _cpu_times()
+            time.sleep(2.0)
+            total1, idle1 = _cpu_times()
+        except OSError:
+            return
+        busy = 1 - (idle1 - idle0) / max(1, total1 - total0)
+        if busy <= SETTLE_BUSY:
+            return
+    print(f"   the machine stayed {busy:.0%} busy for {SETTLE_MAX_SECONDS:.0f} s; going on")
+
+
 def run_script(script: str, argv: list[str], *, timeout: float) -> Run:
     OUTPUTS.mkdir(parents=True, exist_ok=True)
     out_path = OUTPUTS / f"{script}.out"
@@ -452,6 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for script in scripts(args.only):
             extra = quick_args(script) if args.quick else []
+            settle()
             runs.append(run_script(script, extra, timeout=args.timeout))
     args.output.write_text(render(runs, info, quick=args.quick), encoding="utf-8")
     print(f"wrote {args.output}")
