@@ -88,7 +88,7 @@ def kick_receipts() -> None:
 # serves the transactional queue must not make a one-off send wait behind a
 # backlog of receipts: past this, the task queues its own continuation (behind
 # whatever is waiting) and ends.
-APPLY_BUDGET_SECONDS = 2.0
+APPLY_BUDGET_SECONDS = 1.0
 
 
 @shared_task(name="messaging.apply_receipts")
