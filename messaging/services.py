@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from contacts import phone as phones
-from contacts.models import Contact
+from contacts.models import Contact, Suppression
 from messaging import encoding
 from messaging.models import Direction, Message, Priority, ProviderAccount, Sender, Status
 from messaging.providers import AccountConfig, Backend, backend_for
@@ -82,8 +82,8 @@ def _recipient_state(to_number: str) -> tuple[bool, int | None]:
     """(opted out, contact id) of a number, in one round trip."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT EXISTS (SELECT 1 FROM contacts_suppression WHERE phone = %s),"
-            " (SELECT id FROM contacts_contact WHERE phone = %s)",
+            f"SELECT EXISTS (SELECT 1 FROM {Suppression._meta.db_table} WHERE phone = %s),"  # noqa: S608 - table names from the models, values bound
+            f" (SELECT id FROM {Contact._meta.db_table} WHERE phone = %s)",
             [to_number, to_number],
         )
         return cursor.fetchone()

@@ -99,7 +99,7 @@ def apply_receipts() -> dict:
         counts = receipts.receipts_apply()
         for key in total:
             total[key] += counts[key]
-        if counts["applied"] + counts["stale"] + counts["unmatched"] < 5000:
+        if counts["applied"] + counts["stale"] + counts["unmatched"] < receipts.APPLY_LIMIT:
             return total
         if time.monotonic() - started >= APPLY_BUDGET_SECONDS:
             apply_receipts.apply_async()
