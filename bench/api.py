@@ -3,8 +3,12 @@
 latency of API sends while a bulk send goes out through real Celery workers to the
 simulator.
 
-    .venv/bin/python bench/api.py [--sends 6000] [--concurrency 32] [--web-workers 4]
-                                  [--bulk 50000] [--count 40]
+    .venv/bin/python bench/api.py [--sends 6000] [--concurrency 32] [--web-workers 2]
+                                  [--threads 4] [--bulk 50000] [--count 40]
+
+The server runs as docs/production.md says (gthread workers: a client's connection
+is kept alive between requests; sync workers close it after each answer, which cost
+this 2-core machine about a third more CPU per send, server and client together).
 
 Phase 1 (no Celery worker running, so the web processes have the CPU): --sends POSTs,
 --concurrency at a time, each a real send (key check, rate limit, opt-out check,
@@ -51,7 +55,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sends", type=int, default=6000, help="phase 1 sends")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
-    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=4, help="gthread threads (1: sync)")
     parser.add_argument("--bulk", type=int, default=50_000, help="phase 2 bulk messages")
     parser.add_argument("--count", type=int, default=40, help="phase 2 API sends")
     parser.add_argument("--spacing", type=float, default=0.25, help="seconds between them")
@@ -132,7 +137,7 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
 
     with Processes() as procs:
         sim_url = procs.simulator("--keep", str(args.bulk + args.sends + 10_000))
-        procs.gunicorn(web_port, workers=args.web_workers, threads=1)
+        procs.gunicorn(web_port, workers=args.web_workers, threads=args.threads)
         master = procs.running[-1][1].pid
         sender = bench_sender(base_url=sim_url, token=sim_token(sim_url), rate=1_000_000)
         _, key = api_key_create(
@@ -220,7 +225,8 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
             "req/s",
             baseline=base_rate,
             target=500,
-            note=f"{args.web_workers} gunicorn workers, {args.concurrency} in flight; "
+            note=f"{args.web_workers} gunicorn workers x {args.threads} threads, "
+            f"{args.concurrency} in flight; "
             "baseline: JSON 404 with no key",
         ),
         Figure(
