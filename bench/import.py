@@ -3,7 +3,8 @@ task by a real Celery worker process, against a database of its own.
 
     .venv/bin/python bench/import.py [--rows 1000000] [--bad 0.1] [--lists 1] [--consent TEXT]
 
-Creates and migrates the PostgreSQL database smsworks_bench_import (dropped at the
+Creates and migrates the PostgreSQL database smsworks_bench_import (or
+$BENCH_DB_NAME_import; dropped at the
 end unless --keep-db), writes the CSV into a temporary folder, uploads it the way the
 upload page does (inspection timed apart: that happens in the web request), starts the
 import as the mapping page does, and lets a worker with its own Redis database run it.
@@ -11,8 +12,9 @@ import as the mapping page does, and lets a worker with its own Redis database r
 Figures: rows/s over the task's own run (started_at -> finished_at, database clock),
 the worker's peak memory (VmHWM of the pool process that ran the task, from /proc),
 the outcome counts, which must match what the generator wrote, and the CPU time per
-row of the worker and of PostgreSQL (on a machine shared with other work, the rate
-each side alone would allow). By default everyone joins one list and new contacts get
+row by part, from /proc: the worker's reading thread and its other threads, and the
+PostgreSQL backends of the deduper, of the writers and of anything else (autovacuum,
+the task's own connection). On a machine shared with other work, judge by these. By default everyone joins one list and new contacts get
 a consent event, as an import from the pages does. Target: >= 20,000 rows/s with
 memory that does not grow with the file.
 """
@@ -33,7 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-DB_NAME = "smsworks_bench_import"
+# BENCH_DB_NAME (another checkout's benchmarks) moves this database too: <name>_import.
+DB_NAME = f"{os.environ.get('BENCH_DB_NAME', 'smsworks_bench')}_import"
 FIRST_NAMES = ["Ada", "Bob", "Chloé", "Dev", "Eve", "Finn", "Grace", "Hiro", "Ines", "Jon"]
 LAST_NAMES = ["Lovelace", "Smith", "Müller", "O'Brien", "Patel", "Nguyen", "García", "Kowalski"]
 PLANS = ["Gold", "Silver", "Free"]
@@ -44,7 +47,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=1_000_000, help="data rows in the CSV")
     parser.add_argument("--bad", type=float, default=0.10, help="fraction of bad rows")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="server URL")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13", help="broker")
+    parser.add_argument(
+        "--redis-url",
+        default=f"redis://127.0.0.1:6379/{os.environ.get('BENCH_REDIS_DB', '13')}",
+        help="broker (its keys are prefixed with the database name)",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds for the import")
     parser.add_argument("--lists", type=int, default=1, help="lists to add everyone to")
     parser.add_argument(
@@ -123,24 +130,79 @@ def peak_kib(pid: int) -> int:
     return 0
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(proc: str) -> float:
+    """User and system CPU seconds of /proc/<pid> or /proc/<pid>/task/<tid>."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(proc, "stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def database_backends() -> list[int]:
-    """PostgreSQL server processes serving the bench database, except our own."""
+def database_backends() -> list[tuple[int, str]]:
+    """PostgreSQL server processes serving the bench database, except our own, each
+    with the part of the import it does (as far as its last statement tells)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            "SELECT pid, backend_type, query FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
             [DB_NAME],
         )
-        return [pid for (pid,) in cursor.fetchall()]
+        found = []
+        for pid, kind, query in cursor.fetchall():
+            if kind != "client backend":
+                part = f"PostgreSQL: {kind}"
+            elif "contacts_import_seen" in query:
+                part = "PostgreSQL: deduper"
+            elif "contacts_import_rows" in query:
+                part = "PostgreSQL: writers"
+            else:
+                part = "PostgreSQL: other"
+            found.append((pid, part))
+        return found
+
+
+def threads(pid: int) -> list[tuple[str, str]]:
+    """The /proc task folders of a worker process, each with its part: the reading
+    thread (the process's first) or one of the others (deduper, writers, Celery's)."""
+    return [
+        (str(task), "worker: reading thread" if task.name == str(pid) else "worker: other threads")
+        for task in Path(f"/proc/{pid}/task").glob("[0-9]*")
+    ]
+
+
+class CpuByPart:
+    """CPU seconds of each process or thread, first and last seen, summed by part:
+    the share of the machine each part of the import used, whatever else runs on it."""
+
+    SPECIFIC = ("deduper", "writers")  # a backend once seen doing these keeps the label
+
+    def __init__(self) -> None:
+        self.first: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+        self.part: dict[str, str] = {}
+
+    def sample(self, worker_pids: list[int], started: bool) -> None:
+        seen = [(task, part) for pid in worker_pids for task, part in threads(pid)]
+        seen += [(f"/proc/{pid}", part) for pid, part in database_backends()]
+        for path, part in seen:
+            seconds = cpu_seconds(path)
+            # A process or thread born after the start used all its CPU on the import.
+            self.first.setdefault(path, 0.0 if started else seconds)
+            self.last[path] = max(self.last.get(path, 0.0), seconds)
+            if not self.part.get(path, "").endswith(self.SPECIFIC):
+                self.part[path] = part
+
+    def by_part(self) -> dict[str, tuple[float, int]]:
+        """Part -> (CPU seconds, how many processes or threads used any)."""
+        totals: dict[str, tuple[float, int]] = {}
+        for path, part in self.part.items():
+            used = self.last[path] - self.first[path]
+            seconds, count = totals.get(part, (0.0, 0))
+            totals[part] = (seconds + used, count + (used > 0))
+        return dict(sorted(totals.items()))
 
 
 def children(pid: int) -> list[int]:
@@ -190,6 +252,9 @@ def main() -> None:
         **os.environ,
         "DATABASE_URL": database_url,
         "REDIS_URL": args.redis_url,
+        # Another checkout's import benchmark on the same Redis database never takes
+        # this one's task (nor purges its queue).
+        "REDIS_KEY_PREFIX": f"{DB_NAME}:",
         "DEBUG": "true",
         "SMSWORKS_IGNORE_DOTENV": "1",
         "CONN_MAX_AGE": "0",
@@ -267,22 +332,19 @@ def main() -> None:
         )  # fmt: skip
         deadline = time.monotonic() + args.timeout
         peak = dict(baseline)
-        # CPU seconds by process, first and last seen: the share of the machine the
-        # import used, whatever else runs on it.
-        cpu_first = {pid: cpu_seconds(pid) for pid in [*pool, *database_backends()]}
-        cpu_last = dict(cpu_first)
+        cpu = CpuByPart()
+        cpu.sample(pool, started=False)
         loads = []
         while time.monotonic() < deadline:
             job.refresh_from_db()
-            for pid in children(worker.pid):
+            pool = children(worker.pid)
+            for pid in pool:
                 peak[pid] = max(peak.get(pid, 0), peak_kib(pid))
-            for pid in [*children(worker.pid), *database_backends()]:
-                cpu_first.setdefault(pid, 0.0)
-                cpu_last[pid] = max(cpu_last.get(pid, 0.0), cpu_seconds(pid))
+            cpu.sample(pool, started=True)
             loads.append(os.getloadavg()[0])
             if job.status in ("done", "failed"):
                 break
-            time.sleep(0.5)
+            time.sleep(0.2)  # often: a backend's CPU after its last sample is not counted
         else:
             sys.exit(
                 f"the import did not finish in {args.timeout:.0f}s: {job.rows_done:,} rows done"
@@ -300,16 +362,21 @@ def main() -> None:
         print(f"invalid        {job.invalid:>12,}  (expected {expected['invalid']:,})")
         print(f"duplicate      {job.duplicate:>12,}  (expected {expected['duplicate']:,})")
         print(f"task run       {seconds:>12.1f} s")
-        worker_cpu = sum(cpu_last[p] - cpu_first[p] for p in cpu_last if p in peak)
-        database_cpu = sum(cpu_last[p] - cpu_first[p] for p in cpu_last if p not in peak)
-        per_row = {
-            "worker": worker_cpu / job.rows_done * 1e6,
-            "PostgreSQL": database_cpu / job.rows_done * 1e6,
-        }
+        parts = cpu.by_part()
+        print("CPU per row of the file, by part (us; processes or threads that used any):")
+        for part, (used, count) in parts.items():
+            print(f"  {part:<32} {used / job.rows_done * 1e6:6.1f}  ({count})")
+        worker_cpu = sum(used for part, (used, _) in parts.items() if part.startswith("worker"))
+        total_cpu = sum(used for used, _ in parts.values())
+        per_row = total_cpu / job.rows_done * 1e6
         print(
-            f"CPU per row: worker {per_row['worker']:.0f} us, PostgreSQL {per_row['PostgreSQL']:.0f} us "
-            f"(load average during the run {sum(loads) / len(loads):.1f} on {os.cpu_count()} cores); "
-            f"with a core each, the slower side allows {1e6 / max(per_row.values()):,.0f} rows/s"
+            f"  {'total':<32} {per_row:6.1f}: worker {worker_cpu / job.rows_done * 1e6:.1f}, "
+            f"PostgreSQL {(total_cpu - worker_cpu) / job.rows_done * 1e6:.1f}"
+        )
+        print(
+            f"load average during the run {sum(loads) / len(loads):.1f} on {os.cpu_count()} cores; "
+            f"all {os.cpu_count()} cores busy with this import alone would allow "
+            f"{os.cpu_count() * 1e6 / per_row:,.0f} rows/s"
         )
         print(
             f"worker pool process peak memory {peak[ran] / 1024:,.0f} MiB (before the task: {baseline.get(ran, 0) / 1024:,.0f} MiB)"
