@@ -61,10 +61,14 @@ class PostgresDeduper:
         with connection.cursor() as cursor:
             if own_session:
                 cursor.execute("SET temp_buffers TO '256MB'")
-            cursor.execute("DROP TABLE IF EXISTS contacts_import_seen")
+            cursor.execute("DROP TABLE IF EXISTS contacts_import_seen, contacts_import_numbers")
             cursor.execute(
                 "CREATE TEMPORARY TABLE contacts_import_seen (number bigint PRIMARY KEY, "
                 "line bigint NOT NULL)"
+            )
+            cursor.execute(
+                "CREATE TEMPORARY TABLE contacts_import_numbers (line bigint NOT NULL, "
+                "number bigint NOT NULL)"
             )
 
     def dedupe(self, rows: list[Row]) -> tuple[list[Row], Duplicates]:
@@ -72,10 +76,13 @@ class PostgresDeduper:
         if not rows:
             return rows, []
         with connection.cursor() as cursor:
-            cursor.execute(
-                DEDUPE_SQL,
-                {"lines": [r.line for r in rows], "numbers": [number_key(r.phone) for r in rows]},
-            )
+            # COPY rather than arrays as parameters: with DEBUG, Django would keep the
+            # text of each statement, its thousands of numbers included.
+            cursor.execute("TRUNCATE contacts_import_numbers")
+            with cursor.copy("COPY contacts_import_numbers (line, number) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row((r.line, number_key(r.phone)))
+            cursor.execute(DEDUPE_SQL)
             later = cursor.fetchall()
             if not later:
                 return rows, []
@@ -91,7 +98,7 @@ class PostgresDeduper:
 
     def close(self) -> None:
         with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS contacts_import_seen")
+            cursor.execute("DROP TABLE IF EXISTS contacts_import_seen, contacts_import_numbers")
 
 
 class PostgresWriter:
@@ -216,15 +223,14 @@ FIX_OPT_OUT = (
 # The rows of a chunk whose number is already in contacts_import_seen or on an earlier
 # line of the chunk; the chunk's new numbers join the table with their first line.
 DEDUPE_SQL = """
-WITH chunk AS (
-    SELECT * FROM unnest(%(lines)s::bigint[], %(numbers)s::bigint[]) AS r(line, number)
-), first AS (
+WITH first AS (
     INSERT INTO contacts_import_seen (number, line)
-    SELECT number, min(line) FROM chunk GROUP BY number
+    SELECT number, min(line) FROM contacts_import_numbers GROUP BY number
     ON CONFLICT (number) DO NOTHING
     RETURNING line
 )
-SELECT c.line, c.number FROM chunk c WHERE NOT EXISTS (SELECT FROM first f WHERE f.line = c.line)
+SELECT n.line, n.number FROM contacts_import_numbers n
+WHERE NOT EXISTS (SELECT FROM first f WHERE f.line = n.line)
 """
 MEMBERSHIP_SQL = """
 INSERT INTO contacts_listmembership (contact_list_id, contact_id, added_at)

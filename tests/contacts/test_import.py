@@ -18,6 +18,7 @@ import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given
@@ -679,6 +680,22 @@ def test_the_deduper_keeps_the_first_row_of_a_number_and_names_it(writer):
     kept, duplicates = deduper.dedupe([*later, later[1]._replace(line=6, raw_phone="y")])
     assert kept == [later[1]]
     assert duplicates == [(4, "+44 7911 100001", 2), (6, "y", 5)]
+    deduper.close()
+
+
+def test_the_deduper_sends_no_statement_that_grows_with_the_chunk(settings):
+    """With DEBUG, Django keeps the text of every statement: a chunk's numbers as
+    parameters would make a worker's memory grow with the file."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the SQL deduper")
+    deduper = imports.PostgresDeduper()
+    rows = [
+        imports.Row(i, f"+4479111{i:05d}", "", "", "", {}, "GB", "", "x") for i in range(2, 3002)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        kept, duplicates = deduper.dedupe([*rows, rows[0]._replace(line=3002)])
+    assert (len(kept), duplicates) == (3000, [(3002, "x", 2)])
+    assert max(len(q["sql"]) for q in queries.captured_queries) < 1000
     deduper.close()
 
 
