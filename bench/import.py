@@ -120,10 +120,10 @@ def generate(path: Path, rows: int, bad: float, seed: int = 7) -> dict[str, int]
     return expected
 
 
-def peak_kib(pid: int) -> int:
+def peak_kib(pid: int, field: str = "VmHWM") -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     except OSError:
         pass
@@ -333,6 +333,7 @@ def main() -> None:
         deadline = time.monotonic() + args.timeout
         peak = dict(baseline)
         cpu = CpuByPart()
+        resident: dict[int, dict[int, int]] = {}
         cpu.sample(pool, started=False)
         loads = []
         while time.monotonic() < deadline:
@@ -340,6 +341,9 @@ def main() -> None:
             pool = children(worker.pid)
             for pid in pool:
                 peak[pid] = max(peak.get(pid, 0), peak_kib(pid))
+                if job.rows_total:  # the memory as the import goes: flat, or growing?
+                    tenth = min(10 * job.rows_done // job.rows_total, 10)
+                    resident.setdefault(pid, {})[tenth] = peak_kib(pid, "VmRSS")
             cpu.sample(pool, started=True)
             loads.append(os.getloadavg()[0])
             if job.status in ("done", "failed"):
@@ -380,6 +384,10 @@ def main() -> None:
         )
         print(
             f"worker pool process peak memory {peak[ran] / 1024:,.0f} MiB (before the task: {baseline.get(ran, 0) / 1024:,.0f} MiB)"
+        )
+        print(
+            "its resident memory by tenth of the file read (MiB): "
+            + ", ".join(f"{t * 10}%: {kib / 1024:.0f}" for t, kib in resident.get(ran, {}).items())
         )
         from contacts.models import Contact
 
