@@ -145,14 +145,19 @@ def database_backends() -> list[tuple[int, str]]:
     from django.db import connection
 
     with connection.cursor() as cursor:
+        # The server's own processes (WAL writer, checkpointer, background writer)
+        # serve every database, but during an import mostly the import.
         cursor.execute(
-            "SELECT pid, backend_type, query FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            "SELECT pid, backend_type, coalesce(query, '') FROM pg_stat_activity "
+            "WHERE (datname = %s AND pid <> pg_backend_pid()) OR (datname IS NULL AND "
+            "backend_type IN ('walwriter', 'checkpointer', 'background writer'))",
             [DB_NAME],
         )
         found = []
         for pid, kind, query in cursor.fetchall():
-            if kind != "client backend":
+            if kind in ("walwriter", "checkpointer", "background writer"):
+                part = "PostgreSQL: WAL and checkpoints"
+            elif kind != "client backend":
                 part = f"PostgreSQL: {kind}"
             elif "contacts_import_seen" in query:
                 part = "PostgreSQL: deduper"
@@ -162,6 +167,13 @@ def database_backends() -> list[tuple[int, str]]:
                 part = "PostgreSQL: other"
             found.append((pid, part))
         return found
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes of the machine used so far (/proc/stat)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle, iowait = fields[3], fields[4]
+    return (sum(fields) - idle - iowait) / os.sysconf("SC_CLK_TCK")
 
 
 def threads(pid: int) -> list[tuple[str, str]]:
@@ -335,6 +347,7 @@ def main() -> None:
         cpu = CpuByPart()
         resident: dict[int, dict[int, int]] = {}
         cpu.sample(pool, started=False)
+        machine_started = (machine_busy_seconds(), time.monotonic())
         loads = []
         while time.monotonic() < deadline:
             job.refresh_from_db()
@@ -356,6 +369,9 @@ def main() -> None:
         if job.status != "done":
             sys.exit(f"the import failed: {job.error}")
 
+        machine = (machine_busy_seconds() - machine_started[0]) / (
+            time.monotonic() - machine_started[1]
+        )
         seconds = (job.finished_at - job.started_at).total_seconds()
         rate = job.rows_done / seconds
         ran = max(peak, key=lambda pid: peak[pid] - baseline.get(pid, 0))
@@ -376,6 +392,10 @@ def main() -> None:
         print(
             f"  {'total':<32} {per_row:6.1f}: worker {worker_cpu / job.rows_done * 1e6:.1f}, "
             f"PostgreSQL {(total_cpu - worker_cpu) / job.rows_done * 1e6:.1f}"
+        )
+        print(
+            f"the machine was busy {machine:.2f} cores of {os.cpu_count()} meanwhile, this import "
+            f"{total_cpu / (time.monotonic() - machine_started[1]):.2f} of them"
         )
         print(
             f"load average during the run {sum(loads) / len(loads):.1f} on {os.cpu_count()} cores; "
