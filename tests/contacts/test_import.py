@@ -401,6 +401,30 @@ def test_it_has_no_error_report_when_every_row_was_good(writer):
 # -- existing contacts, lists, consent --------------------------------------------------
 
 
+def test_text_with_tabs_newlines_backslashes_and_quotes_is_stored_as_written(writer):
+    CustomField.objects.create(key="note", label="Note")
+    CustomField.objects.create(key="vip", label="VIP", kind=CustomField.Kind.BOOLEAN)
+    CustomField.objects.create(key="visits", label="Visits", kind=CustomField.Kind.NUMBER)
+    awkward = ["Tab\there", "Two\nlines", "Back\\slash \\N", 'Quote " and \r', "Zoë ✓ \\."]
+    lines = "".join(
+        f'07911 1{i:05d},"{text.replace(chr(34), chr(34) * 2)}","{text.replace(chr(34), chr(34) * 2)}",'
+        f'"{text.replace(chr(34), chr(34) * 2)}",{i % 2},{i % 2}\n'
+        for i, text in enumerate(awkward)
+    )
+    job = run(
+        "phone,first name,surname,note,vip,visits\n" + lines,
+        mapping={"0": "phone", "1": "first_name", "2": "last_name", "3": "custom:note",
+                 "4": "custom:vip", "5": "custom:visits"},
+    )  # fmt: skip
+    assert counts(job) == (5, 0, 0, 0, 0)
+    for i, text in enumerate(awkward):
+        contact = Contact.objects.get(phone=f"+4479111{i:05d}")
+        assert (contact.first_name, contact.last_name) == (text.strip(), text.strip())
+        # 1 and True are equal keys in Python: a boolean and a number stay apart.
+        assert contact.custom == {"note": text.strip(), "vip": bool(i % 2), "visits": i % 2}
+        assert type(contact.custom["vip"]) is bool and type(contact.custom["visits"]) is int
+
+
 def test_it_updates_existing_contacts_and_keeps_what_blank_cells_do_not_say(writer):
     CustomField.objects.create(key="plan", label="Plan")
     where = {"country": "GG", "time_zone": "Europe/Guernsey"}
@@ -1125,3 +1149,16 @@ def test_it_runs_an_import_in_a_real_worker_to_done(settings, marketer_user):
     finally:
         for name in (job.file.name, f"imports/errors/import-{job.pk}-errors.csv"):
             imports.default_storage.delete(name)
+
+
+def test_the_writer_encodes_custom_values_once_and_keeps_true_and_1_apart():
+    if connection.vendor != "postgresql":
+        pytest.skip("the COPY writer")
+    writer = imports.PostgresWriter(make_job(HEADER), [])
+    assert writer._json({"a": True}) == '{"a": true}'
+    assert writer._json({"a": 1}) == '{"a": 1}'
+    assert writer._json({"a": 1.0}) == '{"a": 1.0}'
+    assert writer._json({"a": ["x"]}) == '{"a": ["x"]}'  # not a key: encoded each time
+    assert writer._json({}) == "{}"
+    assert len(writer.encoded) == 3
+    writer.close()
