@@ -1,21 +1,25 @@
 """Contact import throughput: a generated CSV (10% bad rows) imported through the real
 task by a real Celery worker process, against a database of its own.
 
-    .venv/bin/python bench/import.py [--rows 1000000] [--bad 0.1] [--lists 1] [--consent TEXT]
+    .venv/bin/python bench/import.py [--rows 1000000] [--bad 0.1] [--lists 1] [--consent TEXT] [--user]
 
-Creates and migrates the PostgreSQL database smsworks_bench_import (or
-$BENCH_DB_NAME_import; dropped at the
-end unless --keep-db), writes the CSV into a temporary folder, uploads it the way the
-upload page does (inspection timed apart: that happens in the web request), starts the
-import as the mapping page does, and lets a worker with its own Redis database run it.
+Creates and migrates the PostgreSQL database <BENCH_DB_NAME>_import (by default
+smsworks_bench_import; dropped at the end unless --keep-db), writes the CSV into a
+temporary folder, uploads it the way the upload page does (inspection timed apart:
+that happens in the web request), starts the import as the mapping page does, and
+lets a worker with its own Redis database (its keys prefixed with the database name)
+run it.
 
 Figures: rows/s over the task's own run (started_at -> finished_at, database clock),
-the worker's peak memory (VmHWM of the pool process that ran the task, from /proc),
-the outcome counts, which must match what the generator wrote, and the CPU time per
-row by part, from /proc: the worker's reading thread and its other threads, and the
-PostgreSQL backends of the deduper, of the writers and of anything else (autovacuum,
-the task's own connection). On a machine shared with other work, judge by these. By default everyone joins one list and new contacts get
-a consent event, as an import from the pages does. Target: >= 20,000 rows/s with
+the worker's peak memory (VmHWM of the pool process that ran the task, from /proc)
+and its resident memory by tenth of the file read, the outcome counts, which must
+match what the generator wrote, and the CPU time per row by part, from /proc: the
+worker's reading thread and its other threads, and the PostgreSQL backends of the
+deduper, of the writers and of anything else (the task's own connection), and the
+server's WAL writer, checkpointer and background writer. On a machine shared with
+other work, judge by these, not by the rate. By default everyone joins one list and
+new contacts get a consent event, as an import from the pages does (--user: made by a
+user, as there, so the consent events name them). Target: >= 20,000 rows/s with
 memory that does not grow with the file.
 """
 
