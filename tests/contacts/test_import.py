@@ -609,6 +609,66 @@ def test_the_deduper_and_the_writers_have_sessions_of_their_own_and_find_duplica
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_threads_update_skip_opt_out_and_add_to_lists_as_one_writer_does(
+    monkeypatch, marketer_user
+):
+    """The same file through the deduper and two writers, a chunk of 3 rows each: what
+    the single-threaded tests check, at once, across chunks and writers."""
+    _needs_threads()
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 3)
+    club, news = ContactList.objects.create(name="Club"), ContactList.objects.create(name="News")
+    old = ContactFactory(phone="+447911100001", first_name="Old", last_name="Name")
+    ListMembership.objects.create(contact_list=club, contact=old)
+    ContactFactory(
+        phone="+447911100002", first_name="Same", country="GB", time_zone="Europe/London"
+    )
+    Suppression.objects.create(phone="+447911100003", source="keyword")
+    ContactFactory(phone="+447911100003", opted_out=False)  # out of step with the ledger
+    Suppression.objects.create(phone="+447911100004", source="keyword")
+    rows = ["07911 100001,New,,", "07911 100002,Same,,", "07911 100003,X,,", "07911 100004,Y,,"]
+    rows += [f"07911 2{i:05d},N{i},,\n" for i in range(12)]
+    rows += ["07911 100001,Again,,", "not a number,,,", "+44 7911 200003,Dup,,"]
+    content = HEADER + "".join(row.rstrip("\n") + "\n" for row in rows)
+
+    def run_as(on_existing: str) -> ImportJob:
+        job = make_job(content, user=marketer_user)
+        imports.import_start(
+            job=job,
+            mapping={"0": "phone", "1": "first_name"},
+            has_header=True,
+            list_ids=[club.pk, news.pk],
+            on_existing=on_existing,
+            consent_source="Shop form",
+        )
+        imports.import_run(job_id=job.pk)
+        job.refresh_from_db()
+        return job
+
+    job = run_as("update")
+    assert job.status == JobStatus.DONE, job.error
+    # 1 updated (a new name), 2 unchanged, 3 opted out (an update), 4 and 12 created.
+    assert counts(job) == (13, 2, 1, 1, 2)
+    assert job.rows_done == job.rows_total == 19
+    assert Contact.objects.get(phone="+447911100001").first_name == "New"
+    assert not Contact.objects.reachable().filter(phone__in=["+447911100003", "+447911100004"])
+    for lst in (club, news):
+        assert lst.contacts.count() == 16
+    # Consent for the new reachable contacts only (not the suppressed +447911100004).
+    assert ConsentEvent.objects.filter(source="import", user=marketer_user).count() == 12
+    rejected = {r["line"]: r["reason"] for r in report(job)}
+    assert sorted(rejected) == ["18", "19", "20"]
+    assert rejected["18"] == "duplicate: the same number as line 2"
+    assert rejected["19"].startswith("not a phone number")
+    assert rejected["20"] == "duplicate: the same number as line 9"
+
+    again = run_as("skip")
+    assert counts(again) == (0, 0, 16, 1, 2)
+    assert Contact.objects.get(phone="+447911100001").first_name == "New"
+    assert ConsentEvent.objects.filter(source="import").count() == 12
+    assert ListMembership.objects.count() == 32
+
+
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("stage", ["dedupe", "write"])
 def test_a_failing_thread_stops_the_others_and_fails_the_job_with_its_reason(monkeypatch, stage):
     _needs_threads()
