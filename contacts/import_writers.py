@@ -21,14 +21,16 @@ from django.utils import timezone
 from contacts.import_rows import Row
 from contacts.models import ConsentEvent, Contact, ImportJob, ListMembership, Source, Suppression
 
+# Rows set aside: (line, number as written, line where the number came first).
+Duplicates = list[tuple[int, str, int]]
+
 
 @dataclass
 class Chunk:
     rows: list[Row]
     rows_read: int
     invalid: int
-    # Set by the deduper: (line, number as written, line where the number came first).
-    duplicates: list[tuple[int, str, int]] = field(default_factory=list)
+    duplicates: Duplicates = field(default_factory=list)  # set by the deduper
 
 
 @dataclass
@@ -36,9 +38,6 @@ class Written:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-
-
-Duplicates = list[tuple[int, str, int]]
 
 
 def number_key(phone: str) -> int:
