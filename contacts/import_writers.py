@@ -1,29 +1,28 @@
-"""Writing the checked rows of a contact import, one chunk per transaction.
+"""Writing the checked rows of a contact import: first the rows whose number came
+earlier in the file are set aside (a deduper), then the rest are written, one chunk per
+transaction (a writer).
 
-PostgresWriter COPYs a chunk into a temporary table and merges it with one
-``INSERT ... ON CONFLICT``; numbers already seen in the file are remembered in a
-second temporary table, so memory stays flat whatever the file size. OrmWriter has
-the same effects through the ORM for SQLite (the demo database). Pipeline runs a
-writer, on PostgreSQL in a second thread so that the database merges one chunk
-while the next is read and checked, and moves the job's counters with each chunk.
+On PostgreSQL, PostgresDeduper remembers the numbers seen in a temporary table of its
+connection, so memory stays flat whatever the file size, and PostgresWriter COPYs a
+chunk into a temporary table and merges it with one ``INSERT ... ON CONFLICT``.
+OrmDeduper and OrmWriter have the same effects through the ORM for SQLite (the demo
+database). contacts.import_pipeline runs them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import queue
-import sys
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import connection
 from django.utils import timezone
 
 from contacts.import_rows import Row
 from contacts.models import ConsentEvent, Contact, ImportJob, ListMembership, Source, Suppression
+
+# Rows set aside: (line, number as written, line where the number came first).
+Duplicates = list[tuple[int, str, int]]
 
 
 @dataclass
@@ -31,6 +30,7 @@ class Chunk:
     rows: list[Row]
     rows_read: int
     invalid: int
+    duplicates: Duplicates = field(default_factory=list)  # set by the deduper
 
 
 @dataclass
@@ -38,39 +38,94 @@ class Written:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    duplicates: list[tuple[int, str, int]] = field(default_factory=list)  # line, value, first line
+
+
+def number_key(phone: str) -> int:
+    """An E.164 number as an integer: "+" and at most 15 digits, the first never 0
+    (country codes start at 1), so two numbers never share one."""
+    return int(phone[1:])
+
+
+class PostgresDeduper:
+    """Finds the rows whose number came earlier in the file: the first row with a
+    number stays, later ones are duplicates. Runs on whatever connection the current
+    thread has; the numbers seen live in a temporary table on it, as integers (smaller
+    and cheaper to compare than text).
+
+    ``own_session``: the connection is new and only this deduper uses it, so it may
+    size the session's buffers for temporary tables (possible only before the first
+    one is touched): the numbers of a million-row file (about 60 MB with their index)
+    then stay in memory instead of going through the default 8 MB."""
+
+    def __init__(self, own_session: bool = False) -> None:
+        with connection.cursor() as cursor:
+            if own_session:
+                cursor.execute("SET temp_buffers TO '256MB'")
+            cursor.execute("DROP TABLE IF EXISTS contacts_import_seen, contacts_import_numbers")
+            cursor.execute(
+                "CREATE TEMPORARY TABLE contacts_import_seen (number bigint PRIMARY KEY, "
+                "line bigint NOT NULL)"
+            )
+            cursor.execute(
+                "CREATE TEMPORARY TABLE contacts_import_numbers (line bigint NOT NULL, "
+                "number bigint NOT NULL)"
+            )
+
+    def dedupe(self, rows: list[Row]) -> tuple[list[Row], Duplicates]:
+        """The rows to write, and the duplicates in line order."""
+        if not rows:
+            return rows, []
+        with connection.cursor() as cursor:
+            # COPY rather than arrays as parameters: with DEBUG, Django would keep the
+            # text of each statement, its thousands of numbers included.
+            cursor.execute("TRUNCATE contacts_import_numbers")
+            with cursor.copy("COPY contacts_import_numbers (line, number) FROM STDIN") as copy:
+                copy.write("".join(f"{r.line}\t{number_key(r.phone)}\n" for r in rows))
+            cursor.execute(DEDUPE_SQL)
+            later = cursor.fetchall()
+            if not later:
+                return rows, []
+            cursor.execute(
+                "SELECT number, line FROM contacts_import_seen WHERE number = ANY(%s)",
+                [list({number for _, number in later})],
+            )
+            first = dict(cursor.fetchall())
+        lines = {line for line, _ in later}
+        raw = {r.line: r.raw_phone for r in rows if r.line in lines}
+        duplicates = sorted((line, raw[line], first[number]) for line, number in later)
+        return [r for r in rows if r.line not in lines], duplicates
+
+    def close(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS contacts_import_seen, contacts_import_numbers")
 
 
 class PostgresWriter:
-    """COPY into a temporary table, then one statement per effect. Runs on whatever
-    connection the current thread has; the temporary tables live on it.
+    """COPY into a temporary table, then one statement for the contacts, their list
+    memberships and consent events. Runs on whatever connection the current thread
+    has; the temporary table lives on it.
 
-    ``own_session``: the connection is new and only this writer uses it, so it may
-    size the session's buffers for temporary tables (possible only before the first
-    one is touched). The numbers seen of a million-row file (about 90 MB with their
-    index) then stay in memory instead of going through the default 8 MB."""
+    ``own_session``: the connection is this writer's alone (a thread of the pipeline,
+    which commits each chunk itself): the foreign keys of a chunk are checked before
+    the job's counters move, not at the commit, so that the job's row, which every
+    writer updates, stays locked only for the commit."""
 
     def __init__(self, job: ImportJob, list_ids: list[int], own_session: bool = False) -> None:
         self.update = job.on_existing == ImportJob.OnExisting.UPDATE
         self.list_ids = list_ids
         self.consent = {"user": job.created_by_id, "note": job.consent_source}
+        self.own_session = own_session
+        self.encoded: dict[tuple, str] = {}
         with connection.cursor() as cursor:
-            if own_session:
-                cursor.execute("SET temp_buffers TO '256MB'")
-            cursor.execute("DROP TABLE IF EXISTS contacts_import_rows, contacts_import_seen")
+            cursor.execute("DROP TABLE IF EXISTS contacts_import_rows")
             cursor.execute(
-                "CREATE TEMPORARY TABLE contacts_import_rows (line bigint NOT NULL, "
-                "phone text NOT NULL, first_name text NOT NULL, last_name text NOT NULL, "
-                "email text NOT NULL, custom jsonb NOT NULL, country text NOT NULL, "
-                "time_zone text NOT NULL)"
-            )
-            cursor.execute(
-                # Byte order is enough to find a number again and cheaper than a locale's.
-                'CREATE TEMPORARY TABLE contacts_import_seen (phone text COLLATE "C" PRIMARY KEY, '
-                "line bigint NOT NULL)"
+                "CREATE TEMPORARY TABLE contacts_import_rows (phone text NOT NULL, "
+                "first_name text NOT NULL, last_name text NOT NULL, email text NOT NULL, "
+                "custom jsonb NOT NULL, country text NOT NULL, time_zone text NOT NULL)"
             )
 
     def write(self, rows: list[Row]) -> Written:
+        """Writes rows with distinct numbers (the deduper's)."""
         written = Written()
         with connection.cursor() as cursor:
             # Losing the last chunks on a database crash is harmless (the job's counters
@@ -78,35 +133,9 @@ class PostgresWriter:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
             cursor.execute("SET LOCAL gin_pending_list_limit TO '64MB'")
             cursor.execute("TRUNCATE contacts_import_rows")
-            columns = "line, phone, first_name, last_name, email, custom, country, time_zone"
+            columns = "phone, first_name, last_name, email, custom, country, time_zone"
             with cursor.copy(f"COPY contacts_import_rows ({columns}) FROM STDIN") as copy:
-                for r in rows:
-                    custom = json.dumps(r.custom) if r.custom else "{}"
-                    copy.write_row(
-                        (
-                            r.line,
-                            r.phone,
-                            r.first_name,
-                            r.last_name,
-                            r.email,
-                            custom,
-                            r.country,
-                            r.time_zone,
-                        )
-                    )
-            # The first row with a number stays; later ones are duplicates.
-            cursor.execute(DEDUPE_SQL)
-            duplicates = cursor.fetchall()
-            if duplicates:
-                cursor.execute(
-                    "SELECT phone, line FROM contacts_import_seen WHERE phone = ANY(%s)",
-                    [list({phone for _, phone in duplicates})],
-                )
-                first = dict(cursor.fetchall())
-                raw = {r.line: r.raw_phone for r in rows}
-                written.duplicates = sorted(
-                    (line, raw[line], first[phone]) for line, phone in duplicates
-                )
+                copy.write(self._copy_text(rows))
             sql = UPSERT_SQL % (UPDATE_EXISTING if self.update else FIX_OPT_OUT)
             cursor.execute(sql, {
                 **self.consent,
@@ -114,16 +143,59 @@ class PostgresWriter:
                 "lists": self.list_ids,
             })  # fmt: skip
             written.created, written.updated = cursor.fetchone()
-            written.unchanged = len(rows) - len(duplicates) - written.created - written.updated
+            written.unchanged = len(rows) - written.created - written.updated
             if self.list_ids and written.unchanged:
                 # Contacts the upsert left alone still join the lists. A statement of
                 # its own, so that it also sees contacts other imports just committed.
                 cursor.execute(MEMBERSHIP_SQL, [self.list_ids])
+            if self.own_session:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         return written
+
+    def _copy_text(self, rows: list[Row]) -> str:
+        """The rows in COPY's text format, built here rather than by psycopg's
+        write_row: half the time, in a thread that needs the GIL for it."""
+        lines = []
+        for r in rows:
+            fields = (
+                r.phone,
+                r.first_name,
+                r.last_name,
+                r.email,
+                self._json(r.custom),
+                r.country,
+                r.time_zone,
+            )
+            line = "\t".join(fields)
+            if "\\" in line or "\n" in line or "\r" in line or line.count("\t") != 6:
+                line = "\t".join(f.translate(COPY_ESCAPES) for f in fields)
+            lines.append(line)
+        lines.append("")
+        return "\n".join(lines)
+
+    def _json(self, custom: dict[str, Any]) -> str:
+        """json.dumps of a row's custom values; the few combinations a file repeats
+        (a choice field: a handful) are encoded once."""
+        if not custom:
+            return "{}"
+        try:
+            key = tuple((name, type(value), value) for name, value in custom.items())
+            text = self.encoded.get(key)
+        except TypeError:  # a value that cannot be a key
+            return json.dumps(custom)
+        if text is None:
+            text = json.dumps(custom)
+            if len(self.encoded) < 1000:
+                self.encoded[key] = text
+        return text
 
     def close(self) -> None:
         with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS contacts_import_rows, contacts_import_seen")
+            cursor.execute("DROP TABLE IF EXISTS contacts_import_rows")
+
+
+# What COPY's text format escapes within a field (the rest goes as it is).
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 UPSERT_SQL = """
@@ -140,10 +212,16 @@ WITH upserted AS (
         user_id, note, created_at)
     SELECT phone, id, 'opt_in', 'import', '', '', %%(user)s, %%(note)s, now()
     FROM upserted WHERE inserted AND NOT opted_out AND %%(record_consent)s
+), new_members AS (
+    -- A contact this statement created can be in no list yet: nothing to check.
+    INSERT INTO contacts_listmembership (contact_list_id, contact_id, added_at)
+    SELECT l.id, u.id, now() FROM upserted u CROSS JOIN unnest(%%(lists)s::bigint[]) AS l(id)
+    WHERE u.inserted
 ), members AS (
     INSERT INTO contacts_listmembership (contact_list_id, contact_id, added_at)
     SELECT l.id, u.id, now() FROM upserted u CROSS JOIN unnest(%%(lists)s::bigint[]) AS l(id)
-    ON CONFLICT DO NOTHING
+    WHERE NOT u.inserted
+    ON CONFLICT (contact_list_id, contact_id) DO NOTHING
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
 """
@@ -171,15 +249,17 @@ FIX_OPT_OUT = (
     "opted_out = true, opted_out_at = EXCLUDED.opted_out_at, updated_at = now() "
     "WHERE EXCLUDED.opted_out AND NOT c.opted_out"
 )
+# The rows of a chunk whose number is already in contacts_import_seen or on an earlier
+# line of the chunk; the chunk's new numbers join the table with their first line.
 DEDUPE_SQL = """
 WITH first AS (
-    INSERT INTO contacts_import_seen (phone, line)
-    SELECT phone, min(line) FROM contacts_import_rows GROUP BY phone
-    ON CONFLICT (phone) DO NOTHING
+    INSERT INTO contacts_import_seen (number, line)
+    SELECT number, min(line) FROM contacts_import_numbers GROUP BY number
+    ON CONFLICT (number) DO NOTHING
     RETURNING line
 )
-DELETE FROM contacts_import_rows r WHERE NOT EXISTS (SELECT FROM first f WHERE f.line = r.line)
-RETURNING r.line, r.phone
+SELECT n.line, n.number FROM contacts_import_numbers n
+WHERE NOT EXISTS (SELECT FROM first f WHERE f.line = n.line)
 """
 MEMBERSHIP_SQL = """
 INSERT INTO contacts_listmembership (contact_list_id, contact_id, added_at)
@@ -188,27 +268,41 @@ FROM (SELECT (SELECT c.id FROM contacts_contact c WHERE c.phone = r.phone) AS co
       FROM contacts_import_rows r) m
 CROSS JOIN unnest(%s::bigint[]) AS l(id)
 WHERE m.contact_id IS NOT NULL
-ON CONFLICT DO NOTHING
+ON CONFLICT (contact_list_id, contact_id) DO NOTHING
 """
 
 
+class OrmDeduper:
+    """PostgresDeduper's effect in memory, for SQLite."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+
+    def dedupe(self, rows: list[Row]) -> tuple[list[Row], Duplicates]:
+        kept, duplicates = [], []
+        for r in rows:
+            first = self.seen.setdefault(r.phone, r.line)
+            if first == r.line:
+                kept.append(r)
+            else:
+                duplicates.append((r.line, r.raw_phone, first))
+        return kept, duplicates
+
+    def close(self) -> None:
+        pass
+
+
 class OrmWriter:
-    """The same effects with the ORM, for SQLite."""
+    """PostgresWriter's effects with the ORM, for SQLite."""
 
     def __init__(self, job: ImportJob, list_ids: list[int]) -> None:
         self.job, self.list_ids = job, list_ids
         self.update = job.on_existing == ImportJob.OnExisting.UPDATE
-        self.seen: dict[str, int] = {}
 
     def write(self, rows: list[Row]) -> Written:
-        written, fresh = Written(), []
-        for r in rows:
-            first = self.seen.setdefault(r.phone, r.line)
-            if first == r.line:
-                fresh.append(r)
-            else:
-                written.duplicates.append((r.line, r.raw_phone, first))
-        numbers = [r.phone for r in fresh]
+        """Writes rows with distinct numbers (the deduper's)."""
+        written = Written()
+        numbers = [r.phone for r in rows]
         existing, suppressed = {}, {}
         for start in range(0, len(numbers), 500):
             batch = numbers[start : start + 500]
@@ -229,19 +323,19 @@ class OrmWriter:
                 opted_out=r.phone in suppressed,
                 opted_out_at=suppressed.get(r.phone),
             )
-            for r in fresh
+            for r in rows
             if r.phone not in existing
         ]
         Contact.objects.bulk_create(new, batch_size=500)
         changed = [
-            c for r in fresh if (c := existing.get(r.phone)) and self._merge(c, r, suppressed)
+            c for r in rows if (c := existing.get(r.phone)) and self._merge(c, r, suppressed)
         ]
         now = timezone.now()
         for c in changed:
             c.updated_at = now
         Contact.objects.bulk_update(changed, [*_NEW, "updated_at"], batch_size=500)
         written.created, written.updated = len(new), len(changed)
-        written.unchanged = len(fresh) - len(new) - len(changed)
+        written.unchanged = len(rows) - len(new) - len(changed)
         ids = [c.pk for c in new] + [c.pk for c in existing.values()]
         ListMembership.objects.bulk_create(
             [
@@ -285,116 +379,3 @@ class OrmWriter:
 
     def close(self) -> None:
         pass
-
-
-# How long a thread may keep the GIL while the other wants it (Python's default: 5 ms).
-GIL_SWITCH_SECONDS = 0.0005
-
-
-class Pipeline:
-    """Writes chunks, each in its own transaction that also moves the job's counters.
-
-    On PostgreSQL outside a transaction (the worker) the writes run in a second
-    thread with its own connection, so that the database merges one chunk while this
-    thread reads and checks the next. Inside a transaction (tests, a shell) they run
-    here, so that they see what that transaction sees.
-
-    ``on_committed`` is called after each chunk's commit (the job's heartbeat), then
-    ``on_duplicates`` with the chunk's duplicate rows, if any."""
-
-    def __init__(
-        self,
-        job: ImportJob,
-        list_ids: list[int],
-        on_duplicates: Callable,
-        on_committed: Callable[[], None],
-    ) -> None:
-        self.job, self.list_ids, self.on_duplicates = job, list_ids, on_duplicates
-        self.on_committed = on_committed
-        self.threaded = connection.vendor == "postgresql" and not connection.in_atomic_block
-        self.error: BaseException | None = None
-        if self.threaded:
-            # The writer thread waits on the database and then needs the GIL back to
-            # send the next statement; at Python's default 5 ms switch interval it
-            # waits behind this thread's row checks, several times a chunk, and the
-            # database idles (measured: a fifth of the import's time). Restored at the end.
-            self.switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(GIL_SWITCH_SECONDS)
-            self.queue: queue.Queue[Chunk | None] = queue.Queue(maxsize=1)
-            self.thread = threading.Thread(target=self._work, name=f"import-{job.pk}", daemon=True)
-            self.thread.start()
-        else:
-            self.writer = self._writer()
-
-    def _writer(self) -> PostgresWriter | OrmWriter:
-        if connection.vendor != "postgresql":
-            return OrmWriter(self.job, self.list_ids)
-        return PostgresWriter(self.job, self.list_ids, own_session=self.threaded)
-
-    def submit(self, chunk: Chunk) -> None:
-        if not self.threaded:
-            self._write(self.writer, chunk)
-            return
-        while True:
-            self._raise_if_failed()
-            try:
-                self.queue.put(chunk, timeout=1)
-                return
-            except queue.Full:
-                continue
-
-    def finish(self) -> None:
-        if self.threaded:
-            self.queue.put(None)
-            self.thread.join()
-            sys.setswitchinterval(self.switch_interval)
-            self._raise_if_failed()
-        else:
-            self.writer.close()
-
-    def abort(self) -> None:
-        if self.threaded and self.thread.is_alive():
-            self.error = self.error or RuntimeError("stopped")
-            with contextlib.suppress(queue.Full):
-                self.queue.put_nowait(None)
-            self.thread.join(timeout=60)
-        if self.threaded:
-            sys.setswitchinterval(self.switch_interval)
-
-    def _raise_if_failed(self) -> None:
-        if self.error is not None:
-            raise self.error
-
-    def _work(self) -> None:
-        writer = None
-        try:
-            writer = self._writer()
-            while (chunk := self.queue.get()) is not None and self.error is None:
-                self._write(writer, chunk)
-            if writer is not None:
-                writer.close()
-        except BaseException as exc:
-            self.error = exc
-            while True:  # let submit() see the error instead of blocking on a full queue
-                try:
-                    if self.queue.get(timeout=1) is None:
-                        break
-                except queue.Empty:
-                    break
-        finally:
-            connection.close()
-
-    def _write(self, writer: PostgresWriter | OrmWriter, chunk: Chunk) -> None:
-        with transaction.atomic():
-            written = writer.write(chunk.rows) if chunk.rows else Written()
-            ImportJob.objects.filter(pk=self.job.pk).update(
-                rows_done=F("rows_done") + chunk.rows_read,
-                created=F("created") + written.created,
-                updated=F("updated") + written.updated,
-                unchanged=F("unchanged") + written.unchanged,
-                invalid=F("invalid") + chunk.invalid,
-                duplicate=F("duplicate") + len(written.duplicates),
-            )
-        self.on_committed()
-        if written.duplicates:
-            self.on_duplicates(written.duplicates)

@@ -13,15 +13,19 @@ the work is done by:
 
 - ``contacts.import_files``: reading the file (inspect_file, read_rows, preview);
 - ``contacts.import_rows``: the column mapping and the check of each row (RowChecker);
-- ``contacts.import_writers``: writing the chunks (PostgresWriter, OrmWriter, Pipeline).
+- ``contacts.import_writers``: setting duplicates aside and writing the chunks
+  (PostgresDeduper, PostgresWriter, and OrmDeduper, OrmWriter);
+- ``contacts.import_pipeline``: running those in threads (Pipeline).
 
 Their public names are re-exported here, so ``imports.RowChecker`` and the like work.
 
 On PostgreSQL a chunk is COPYed into a temporary table and merged with one
-``INSERT ... ON CONFLICT``; a second thread does that while the next chunk is read
-and checked, so Python and the database work at the same time. SQLite (the demo
-database) takes a plain ORM path. Numbers already seen in the file are remembered in
-a temporary table, not in Python, so memory stays flat whatever the file size.
+``INSERT ... ON CONFLICT``; threads with connections of their own do that while the
+next chunk is read and checked, so Python and the database work at the same time:
+one thread sets the duplicates aside, in file order, and WRITERS threads write the
+chunks side by side. SQLite (the demo database) takes a plain ORM path. Numbers
+already seen in the file are remembered in a temporary table, not in Python, so
+memory stays flat whatever the file size.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from contacts.import_files import (
     preview,
     read_rows,
 )
+from contacts.import_pipeline import GIL_SWITCH_SECONDS, Pipeline
 from contacts.import_rows import (
     EMAIL_RE,
     FIELD_LABELS,
@@ -68,10 +73,10 @@ from contacts.import_rows import (
     looks_like_header,
 )
 from contacts.import_writers import (
-    GIL_SWITCH_SECONDS,
     Chunk,
+    OrmDeduper,
     OrmWriter,
-    Pipeline,
+    PostgresDeduper,
     PostgresWriter,
     Written,
 )
@@ -91,11 +96,14 @@ __all__ = [
     "SAMPLE_BYTES",
     "STALE_AFTER_SECONDS",
     "TIME_LIMIT_SECONDS",
+    "WRITERS",
     "Chunk",
     "ErrorReport",
     "ImportFileError",
+    "OrmDeduper",
     "OrmWriter",
     "Pipeline",
+    "PostgresDeduper",
     "PostgresWriter",
     "Row",
     "RowChecker",
@@ -119,6 +127,10 @@ log = logging.getLogger(__name__)
 
 # Read here at run time, so that tests can change them on this module.
 CHUNK_ROWS = 5_000
+# PostgreSQL connections writing chunks side by side (the reading thread and the
+# deduper's connection come on top). Two keep a 2-core machine busy; the reading
+# thread, one core at most, limits what more would bring.
+WRITERS = 2
 # The task's limits (contacts.tasks); a job running longer than this is dead.
 TIME_LIMIT_SECONDS = 3 * 3600
 # A chunk takes seconds: a running job with no commit for this long lost its worker.
@@ -284,7 +296,7 @@ def _import(job: ImportJob, report: ErrorReport) -> None:
     custom_fields = list(CustomField.objects.all())
     checker = RowChecker(job.mapping, custom_fields)
     list_ids = list(ContactList.objects.filter(pk__in=job.list_ids).values_list("pk", flat=True))
-    pipeline = Pipeline(job, list_ids, report.add_duplicates, lambda: _beat(job.pk))
+    pipeline = Pipeline(job, list_ids, report.add_duplicates, lambda: _beat(job.pk), WRITERS)
     rows: list[Row] = []
     read = invalid = 0
     try:

@@ -43,6 +43,8 @@ class CustomField(models.Model):
 
 
 class Contact(models.Model):
+    # On PostgreSQL only the unique index: the varchar_pattern_ops copy Django adds for
+    # LIKE 'prefix%' went in migration 0006 (nothing asks it, and imports paid for it).
     phone = models.CharField(max_length=20, unique=True, help_text="E.164, e.g. +447911123456")
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
@@ -65,7 +67,6 @@ class Contact(models.Model):
         # trigram indexes for search: migration 0003, skipped on SQLite.
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="contact_list_recent_idx"),
-            models.Index(fields=["last_name", "first_name"], name="contact_name_idx"),
             # Segment rules "<name> is <value>" compile to UPPER(column) = UPPER(value)
             # (or IN) on contacts not erased; with the column, erased_at and opted_out
             # (the consent rule) in the index, a segment's count is an index-only
@@ -174,8 +175,10 @@ class ContactList(models.Model):
 
 
 class ListMembership(models.Model):
-    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE)
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
+    # No index of their own: list_member_once starts with the list, and
+    # membership_by_contact_idx with the contact (migration 0006).
+    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE, db_index=False)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, db_index=False)
     added_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -17,7 +17,8 @@ import openpyxl
 import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given
@@ -25,6 +26,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from contacts import imports
+from contacts.import_writers import number_key
 from contacts.models import (
     ConsentEvent,
     Contact,
@@ -56,7 +58,12 @@ def writer(request, monkeypatch):
         pytest.skip("the COPY path needs PostgreSQL")
     if request.param == "orm":
         monkeypatch.setattr(
-            imports.Pipeline, "_writer", lambda self: imports.OrmWriter(self.job, self.list_ids)
+            imports.Pipeline, "_deduper", lambda self, own_session=False: imports.OrmDeduper()
+        )
+        monkeypatch.setattr(
+            imports.Pipeline,
+            "_writer",
+            lambda self, own_session=False: imports.OrmWriter(self.job, self.list_ids),
         )
     return request.param
 
@@ -394,6 +401,30 @@ def test_it_has_no_error_report_when_every_row_was_good(writer):
 # -- existing contacts, lists, consent --------------------------------------------------
 
 
+def test_text_with_tabs_newlines_backslashes_and_quotes_is_stored_as_written(writer):
+    CustomField.objects.create(key="note", label="Note")
+    CustomField.objects.create(key="vip", label="VIP", kind=CustomField.Kind.BOOLEAN)
+    CustomField.objects.create(key="visits", label="Visits", kind=CustomField.Kind.NUMBER)
+    awkward = ["Tab\there", "Two\nlines", "Back\\slash \\N", 'Quote " and \r', "Zoë ✓ \\."]
+    lines = "".join(
+        f'07911 1{i:05d},"{text.replace(chr(34), chr(34) * 2)}","{text.replace(chr(34), chr(34) * 2)}",'
+        f'"{text.replace(chr(34), chr(34) * 2)}",{i % 2},{i % 2}\n'
+        for i, text in enumerate(awkward)
+    )
+    job = run(
+        "phone,first name,surname,note,vip,visits\n" + lines,
+        mapping={"0": "phone", "1": "first_name", "2": "last_name", "3": "custom:note",
+                 "4": "custom:vip", "5": "custom:visits"},
+    )  # fmt: skip
+    assert counts(job) == (5, 0, 0, 0, 0)
+    for i, text in enumerate(awkward):
+        contact = Contact.objects.get(phone=f"+4479111{i:05d}")
+        assert (contact.first_name, contact.last_name) == (text.strip(), text.strip())
+        # 1 and True are equal keys in Python: a boolean and a number stay apart.
+        assert contact.custom == {"note": text.strip(), "vip": bool(i % 2), "visits": i % 2}
+        assert type(contact.custom["vip"]) is bool and type(contact.custom["visits"]) is int
+
+
 def test_it_updates_existing_contacts_and_keeps_what_blank_cells_do_not_say(writer):
     CustomField.objects.create(key="plan", label="Plan")
     where = {"country": "GG", "time_zone": "Europe/Guernsey"}
@@ -518,37 +549,243 @@ def test_it_imports_in_chunks_and_finds_duplicates_across_them(writer, monkeypat
     ]
 
 
+def _needs_threads() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the pipeline runs threads on PostgreSQL only")
+
+
 @pytest.mark.django_db(transaction=True)
-def test_the_writer_thread_has_a_session_of_its_own_and_finds_duplicates_across_chunks(
+def test_the_deduper_and_the_writers_have_sessions_of_their_own_and_find_duplicates_across_chunks(
     monkeypatch,
 ):
-    if connection.vendor != "postgresql":
-        pytest.skip("the writer thread runs on PostgreSQL only")
+    _needs_threads()
     monkeypatch.setattr(imports, "CHUNK_ROWS", 7)
-    sessions = []
-    original = imports.PostgresWriter.__init__
+    sessions, writing = [], {}
+    for cls in (imports.PostgresDeduper, imports.PostgresWriter):
 
-    def spy(self, job, list_ids, own_session=False):
-        original(self, job, list_ids, own_session=own_session)
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW temp_buffers")
-            buffers = cursor.fetchone()[0]
-        sessions.append(
-            (threading.current_thread().name, own_session, buffers, sys.getswitchinterval())
-        )
+        def spy(self, *args, own_session=False, _original=cls.__init__, _cls=cls):
+            _original(self, *args, own_session=own_session)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_setting('temp_buffers'), pg_backend_pid()")
+                buffers, pid = cursor.fetchone()
+            name = threading.current_thread().name
+            sessions.append((name, _cls.__name__, own_session, buffers, sys.getswitchinterval()))
+            writing[name] = pid
 
-    monkeypatch.setattr(imports.PostgresWriter, "__init__", spy)
+        monkeypatch.setattr(cls, "__init__", spy)
+    # Each writer holds its first chunk until the other has one too: both take part.
+    both = threading.Barrier(2, timeout=30)
+    original_write = imports.PostgresWriter.write
+
+    def write(self, rows):
+        if not getattr(self, "waited", False):
+            self.waited = True
+            both.wait()
+        return original_write(self, rows)
+
+    monkeypatch.setattr(imports.PostgresWriter, "write", write)
     lines = [f"07911 1{i:05d},N{i},,\n" for i in range(40)]
     before = sys.getswitchinterval()
     job = run(HEADER + "".join(lines) + lines[3] + lines[30] + lines[3])
-    assert sessions == [(f"import-{job.pk}", True, "256MB", imports.GIL_SWITCH_SECONDS)]
+    name, gil = f"import-{job.pk}", imports.GIL_SWITCH_SECONDS
+    assert sorted(sessions) == [
+        (f"{name}-dedupe", "PostgresDeduper", True, "256MB", gil),
+        (f"{name}-writer-1", "PostgresWriter", True, "8MB", gil),
+        (f"{name}-writer-2", "PostgresWriter", True, "8MB", gil),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert len({*writing.values(), cursor.fetchone()[0]}) == 4
     assert sys.getswitchinterval() == before
+    assert not [t for t in threading.enumerate() if t.name.startswith(name)]
     assert counts(job) == (40, 0, 0, 0, 3)
+    assert job.rows_done == job.rows_total == 43
+    assert Contact.objects.count() == 40
     assert [(r["line"], r["reason"]) for r in report(job)] == [
         ("42", "duplicate: the same number as line 5"),
         ("43", "duplicate: the same number as line 32"),
         ("44", "duplicate: the same number as line 5"),
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_threads_update_skip_opt_out_and_add_to_lists_as_one_writer_does(
+    monkeypatch, marketer_user
+):
+    """The same file through the deduper and two writers, a chunk of 3 rows each: what
+    the single-threaded tests check, at once, across chunks and writers."""
+    _needs_threads()
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 3)
+    club, news = ContactList.objects.create(name="Club"), ContactList.objects.create(name="News")
+    old = ContactFactory(phone="+447911100001", first_name="Old", last_name="Name")
+    ListMembership.objects.create(contact_list=club, contact=old)
+    ContactFactory(
+        phone="+447911100002", first_name="Same", country="GB", time_zone="Europe/London"
+    )
+    Suppression.objects.create(phone="+447911100003", source="keyword")
+    ContactFactory(phone="+447911100003", opted_out=False)  # out of step with the ledger
+    Suppression.objects.create(phone="+447911100004", source="keyword")
+    rows = ["07911 100001,New,,", "07911 100002,Same,,", "07911 100003,X,,", "07911 100004,Y,,"]
+    rows += [f"07911 2{i:05d},N{i},,\n" for i in range(12)]
+    rows += ["07911 100001,Again,,", "not a number,,,", "+44 7911 200003,Dup,,"]
+    content = HEADER + "".join(row.rstrip("\n") + "\n" for row in rows)
+
+    def run_as(on_existing: str) -> ImportJob:
+        job = make_job(content, user=marketer_user)
+        imports.import_start(
+            job=job,
+            mapping={"0": "phone", "1": "first_name"},
+            has_header=True,
+            list_ids=[club.pk, news.pk],
+            on_existing=on_existing,
+            consent_source="Shop form",
+        )
+        imports.import_run(job_id=job.pk)
+        job.refresh_from_db()
+        return job
+
+    job = run_as("update")
+    assert job.status == JobStatus.DONE, job.error
+    # 1 updated (a new name), 2 unchanged, 3 opted out (an update), 4 and 12 created.
+    assert counts(job) == (13, 2, 1, 1, 2)
+    assert job.rows_done == job.rows_total == 19
+    assert Contact.objects.get(phone="+447911100001").first_name == "New"
+    assert not Contact.objects.reachable().filter(phone__in=["+447911100003", "+447911100004"])
+    for lst in (club, news):
+        assert lst.contacts.count() == 16
+    # Consent for the new reachable contacts only (not the suppressed +447911100004).
+    assert ConsentEvent.objects.filter(source="import", user=marketer_user).count() == 12
+    rejected = {r["line"]: r["reason"] for r in report(job)}
+    assert sorted(rejected) == ["18", "19", "20"]
+    assert rejected["18"] == "duplicate: the same number as line 2"
+    assert rejected["19"].startswith("not a phone number")
+    assert rejected["20"] == "duplicate: the same number as line 9"
+
+    again = run_as("skip")
+    assert counts(again) == (0, 0, 16, 1, 2)
+    assert Contact.objects.get(phone="+447911100001").first_name == "New"
+    assert ConsentEvent.objects.filter(source="import").count() == 12
+    assert ListMembership.objects.count() == 32
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("stage", ["dedupe", "write"])
+def test_a_failing_thread_stops_the_others_and_fails_the_job_with_its_reason(monkeypatch, stage):
+    _needs_threads()
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 5)
+    calls = []
+    cls, method = (
+        (imports.PostgresDeduper, "dedupe")
+        if stage == "dedupe"
+        else (imports.PostgresWriter, "write")
+    )
+    original = getattr(cls, method)
+
+    def third_fails(self, rows):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("connection lost")
+        return original(self, rows)
+
+    monkeypatch.setattr(cls, method, third_fails)
+    before = sys.getswitchinterval()
+    job = run(HEADER + "".join(f"07911 1{i:05d},,,\n" for i in range(100)))
+    assert job.status == JobStatus.FAILED
+    assert job.error.startswith(
+        "The import stopped on an unexpected error: RuntimeError: connection lost."
+    )
+    assert len(calls) < 20  # the reading stopped soon after, not at the end of the file
+    assert not [t for t in threading.enumerate() if t.name.startswith(f"import-{job.pk}")]
+    assert sys.getswitchinterval() == before
+    # What was committed is counted: whole chunks only.
+    assert Contact.objects.count() == job.created == job.rows_done
+    assert job.rows_done % 5 == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_error_in_the_reading_thread_stops_the_others(monkeypatch):
+    _needs_threads()
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 5)
+    original = imports.RowChecker.check
+
+    def check(self, line, cells):
+        if line == 30:
+            raise MemoryError
+        return original(self, line, cells)
+
+    monkeypatch.setattr(imports.RowChecker, "check", check)
+    before = sys.getswitchinterval()
+    job = run(HEADER + "".join(f"07911 1{i:05d},N{i},,\n" for i in range(40)))
+    assert job.status == JobStatus.FAILED
+    assert job.error.startswith("The import stopped on an unexpected error: MemoryError.")
+    assert not [t for t in threading.enumerate() if t.name.startswith(f"import-{job.pk}")]
+    assert sys.getswitchinterval() == before
+    # Chunks in hand are dropped; the committed ones are counted, and said.
+    assert Contact.objects.count() == job.created == job.rows_done < 30
+    assert job.rows_done % 5 == 0
+    if job.rows_done:
+        assert f"The first {job.rows_done} rows were processed" in job.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_of_its_own_checks_foreign_keys_before_the_job_row_moves():
+    """The job's row is updated after the writer's statements: with the checks left to
+    the commit, a second writer would wait on that row while they ran."""
+    _needs_threads()
+    job = make_job(HEADER + "07911 100001,,,\n")
+    gone = ContactList.objects.create(name="Gone")
+    gone_id = gone.pk
+    gone.delete()
+    row = imports.Row(2, "+447911100001", "", "", "", {}, "GB", "Europe/London", "07911 100001")
+    for own_session, raised_in_write in ((False, False), (True, True)):
+        writer = imports.PostgresWriter(job, [gone_id], own_session=own_session)
+        returned = False
+        with pytest.raises(IntegrityError), transaction.atomic():
+            writer.write([row])
+            returned = True
+        assert returned is not raised_in_write
+        writer.close()
+    assert not Contact.objects.exists()
+
+
+def test_the_deduper_keeps_the_first_row_of_a_number_and_names_it(writer):
+    rows = [
+        imports.Row(line, phone, "", "", "", {}, "GB", "", raw)
+        for line, phone, raw in [
+            (2, "+447911100001", "07911 100001"),
+            (3, "+447911100002", "07911 100002"),
+            (4, "+447911100001", "+44 7911 100001"),
+        ]
+    ]
+    deduper = imports.Pipeline(make_job(HEADER), [], print, print)._deduper()
+    kept, duplicates = deduper.dedupe(rows[:2])
+    assert (kept, duplicates) == (rows[:2], [])
+    later = [rows[2], imports.Row(5, "+447911100003", "", "", "", {}, "GB", "", "x")]
+    kept, duplicates = deduper.dedupe([*later, later[1]._replace(line=6, raw_phone="y")])
+    assert kept == [later[1]]
+    assert duplicates == [(4, "+44 7911 100001", 2), (6, "y", 5)]
+    deduper.close()
+
+
+def test_the_deduper_sends_no_statement_that_grows_with_the_chunk(settings):
+    """With DEBUG, Django keeps the text of every statement: a chunk's numbers as
+    parameters would make a worker's memory grow with the file."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the SQL deduper")
+    deduper = imports.PostgresDeduper()
+    rows = [
+        imports.Row(i, f"+4479111{i:05d}", "", "", "", {}, "GB", "", "x") for i in range(2, 3002)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        kept, duplicates = deduper.dedupe([*rows, rows[0]._replace(line=3002)])
+    assert (len(kept), duplicates) == (3000, [(3002, "x", 2)])
+    assert max(len(q["sql"]) for q in queries.captured_queries) < 1000
+    deduper.close()
+
+
+def test_a_number_is_its_digits_as_an_integer():
+    assert number_key("+447911100001") == 447911100001
+    assert number_key("+999999999999999") < 2**63  # E.164 allows 15 digits
 
 
 # -- files ------------------------------------------------------------------------------
@@ -972,3 +1209,16 @@ def test_it_runs_an_import_in_a_real_worker_to_done(settings, marketer_user):
     finally:
         for name in (job.file.name, f"imports/errors/import-{job.pk}-errors.csv"):
             imports.default_storage.delete(name)
+
+
+def test_the_writer_encodes_custom_values_once_and_keeps_true_and_1_apart():
+    if connection.vendor != "postgresql":
+        pytest.skip("the COPY writer")
+    writer = imports.PostgresWriter(make_job(HEADER), [])
+    assert writer._json({"a": True}) == '{"a": true}'
+    assert writer._json({"a": 1}) == '{"a": 1}'
+    assert writer._json({"a": 1.0}) == '{"a": 1.0}'
+    assert writer._json({"a": ["x"]}) == '{"a": ["x"]}'  # not a key: encoded each time
+    assert writer._json({}) == "{}"
+    assert len(writer.encoded) == 3
+    writer.close()

@@ -206,3 +206,49 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, newsletter):
         assert response.status_code == 302 and response.url.startswith(reverse("login"))
     response = client.post(reverse("contacts:list_delete", args=[newsletter.pk]))
     assert response.status_code == 302 and ContactList.objects.exists()
+
+
+# -- indexes ------------------------------------------------------------------------------
+
+
+def _indexes(table: str) -> dict[str, dict]:
+    with connection.cursor() as cursor:
+        return connection.introspection.get_constraints(cursor, table)
+
+
+def test_memberships_have_no_index_that_another_one_already_answers():
+    """Migration 0006: every import wrote these for each member, for nothing."""
+    found = {
+        tuple(c["columns"]): c["unique"]
+        for c in _indexes(ListMembership._meta.db_table).values()
+        if (c["index"] or c["unique"]) and not c["primary_key"]
+    }
+    assert found == {
+        ("contact_list_id", "contact_id"): True,
+        ("contact_id", "contact_list_id"): False,
+    }
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
+def test_members_are_found_by_list_and_by_contact_through_the_two_column_indexes(newsletter):
+    contact = ContactFactory()
+    list_add_contacts(contact_list=newsletter, contact_ids=[contact.pk])
+    plans = []
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        for column, value in (("contact_list_id", newsletter.pk), ("contact_id", contact.pk)):
+            cursor.execute(
+                f"EXPLAIN SELECT count(*) FROM contacts_listmembership WHERE {column} = %s",  # noqa: S608 - a column name of ours
+                [value],
+            )
+            plans.append("\n".join(row[0] for row in cursor.fetchall()))
+    assert "list_member_once" in plans[0], plans[0]
+    assert "membership_by_contact_idx" in plans[1], plans[1]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="an index only PostgreSQL had")
+def test_contacts_have_the_unique_phone_index_only_and_no_name_index():
+    indexes = _indexes(Contact._meta.db_table)
+    on_phone = [name for name, c in indexes.items() if c["columns"] == ["phone"]]
+    assert on_phone == ["contacts_contact_phone_key"]
+    assert "contact_name_idx" not in indexes
