@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from contacts import exports, imports
+from contacts import exports, imports, search
 
 
 @shared_task(
@@ -15,6 +15,14 @@ from contacts import exports, imports
 )
 def import_contacts(job_id: int) -> None:
     imports.import_run(job_id=job_id)
+    # Also after a failed or partial import: whatever rows it wrote went through
+    # the pending list.
+    gin_pending_flush.delay()
+
+
+@shared_task(name="contacts.gin_pending_flush")
+def gin_pending_flush() -> None:
+    search.gin_pending_flush()
 
 
 @shared_task(
