@@ -47,7 +47,8 @@ class StrictBooleanField(serializers.BooleanField):
 
 
 class PhoneField(StrictCharField):
-    """A phone number in any common format, returned in E.164."""
+    """A phone number in any common format, returned in E.164 (a phones.E164, which
+    messaging.services.message_send takes without parsing it again)."""
 
     default_error_messages = {"phone": "Invalid phone number: {reason}."}
 
@@ -58,6 +59,6 @@ class PhoneField(StrictCharField):
     def to_internal_value(self, data):
         text = super().to_internal_value(data)
         try:
-            return phones.normalize(text)
+            return phones.checked(text)
         except phones.InvalidNumber as exc:
             self.fail("phone", reason=str(exc))

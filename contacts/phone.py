@@ -13,7 +13,16 @@ class InvalidNumber(ValueError):
     """The text is not a valid phone number; the message says why."""
 
 
-def parse(raw: str, region: str | None = None) -> phonenumbers.PhoneNumber:
+class E164(str):
+    """A number checked() found valid, in E.164, with the country it belongs to: a
+    caller that validated a number hands this on, and the next step need not parse
+    it again (a parse costs about 60 us, a tenth of an API send's CPU)."""
+
+    country: str
+
+
+def _parse(raw: str, region: str | None) -> tuple[phonenumbers.PhoneNumber, str]:
+    """The parsed valid number and its country ('' when no single one)."""
     text = (raw or "").strip()
     if not text:
         raise InvalidNumber("no number given")
@@ -24,14 +33,30 @@ def parse(raw: str, region: str | None = None) -> phonenumbers.PhoneNumber:
         number = phonenumbers.parse(text, region or settings.PHONE_DEFAULT_REGION)
     except NumberParseException as exc:
         raise InvalidNumber(f"not a phone number ({exc._msg})") from exc
-    if not phonenumbers.is_valid_number(number):
+    # phonenumbers.is_valid_number, with the country it finds on the way kept.
+    country = phonenumbers.region_code_for_number(number)
+    if not phonenumbers.is_valid_number_for_region(number, country):
         raise InvalidNumber("not a valid number")
-    return number
+    return number, country or ""
+
+
+def parse(raw: str, region: str | None = None) -> phonenumbers.PhoneNumber:
+    return _parse(raw, region)[0]
+
+
+def checked(raw: str, region: str | None = None) -> E164:
+    """The number in E.164 with its country, or InvalidNumber."""
+    if isinstance(raw, E164):
+        return raw
+    number, country = _parse(raw, region)
+    e164 = E164(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    e164.country = country
+    return e164
 
 
 def normalize(raw: str, region: str | None = None) -> str:
     """The number in E.164 (+447911123456), or InvalidNumber."""
-    return phonenumbers.format_number(parse(raw, region), phonenumbers.PhoneNumberFormat.E164)
+    return str(checked(raw, region))
 
 
 def is_mobile(number: phonenumbers.PhoneNumber) -> bool:
@@ -42,6 +67,8 @@ def is_mobile(number: phonenumbers.PhoneNumber) -> bool:
 
 def country_of(e164: str) -> str:
     """ISO region code of an E.164 number ('GB'), or '' when unknown."""
+    if isinstance(e164, E164):
+        return e164.country
     try:
         return phonenumbers.region_code_for_number(phonenumbers.parse(e164)) or ""
     except NumberParseException:

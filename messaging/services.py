@@ -111,7 +111,7 @@ def message_send(
     which checks again). Inside a caller's transaction the dispatch kick waits for
     its commit; outside one it runs once the row is committed."""
     try:
-        to_number = phones.normalize(to)
+        to_number = phones.checked(to)
     except phones.InvalidNumber as exc:
         raise SendRefused(f"Invalid recipient number: {exc}.") from exc
     if not body.strip():
