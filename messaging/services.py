@@ -11,14 +11,14 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from contacts import phone as phones
-from contacts.models import Contact, Suppression
-from messaging import encoding
+from contacts.models import Contact
+from messaging import encoding, outbound
 from messaging.models import Direction, Message, Priority, ProviderAccount, Sender, Status
 from messaging.providers import AccountConfig, Backend, backend_for
 from messaging.signals import message_statuses_changed
@@ -78,15 +78,8 @@ class Outcome:
     suppressed: bool
 
 
-def _recipient_state(to_number: str) -> tuple[bool, int | None]:
-    """(opted out, contact id) of a number, in one round trip."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT EXISTS (SELECT 1 FROM {Suppression._meta.db_table} WHERE phone = %s),"  # noqa: S608 - table names from the models, values bound
-            f" (SELECT id FROM {Contact._meta.db_table} WHERE phone = %s)",
-            [to_number, to_number],
-        )
-        return cursor.fetchone()
+_SENDER_FIELD = Message._meta.get_field("sender")
+_ACCOUNT_FIELD = Message._meta.get_field("account")
 
 
 def message_send(
@@ -106,10 +99,10 @@ def message_send(
     message log can see why nothing went out. compliance=True is only for the
     confirmation of an opt-out, which goes to the number that just opted out.
 
-    No transaction of its own: the single INSERT is atomic, and the opt-out check
-    before it would not be made safer by one (a later opt-out is caught by dispatch,
-    which checks again). Inside a caller's transaction the dispatch kick waits for
-    its commit; outside one it runs once the row is committed."""
+    No transaction of its own: one INSERT that checks the opt-out list itself (see
+    messaging.outbound; a later opt-out is caught by dispatch, which checks again).
+    Inside a caller's transaction the dispatch kick waits for its commit; outside
+    one it runs once the row is committed."""
     try:
         to_number = phones.checked(to)
     except phones.InvalidNumber as exc:
@@ -121,28 +114,36 @@ def message_send(
         raise SendRefused("No active sender is configured.")
     analysis = encoding.analyze(body)
     now = timezone.now()
-    opted_out, contact_id = _recipient_state(to_number)
-    suppressed = opted_out and not compliance
-    message = Message.objects.create(
+    # Decided by the INSERT itself: the number's place on the opt-out list.
+    if_opted_out = {
+        "status": Status.SUPPRESSED,
+        "suppressed_at": now,
+        "error_reason": "The recipient opted out.",
+    }
+    message, suppressed = outbound.message_insert(
+        if_opted_out=None if compliance else if_opted_out,
         direction=Direction.OUTBOUND,
-        account=sender.account,
-        sender=sender,
+        account_id=sender.account_id,
+        sender_id=sender.pk,
         from_number=sender.value,
-        to_number=to_number,
-        contact_id=contact.pk if contact is not None else contact_id,
+        to_number=str(to_number),
+        contact_id=contact.pk if contact is not None else None,
         campaign_id=campaign_id,
         body=body,
         encoding=analysis.encoding,
         segments=analysis.segments,
         priority=priority,
         send_after=send_after or now,
-        status=Status.SUPPRESSED if suppressed else Status.QUEUED,
+        status=Status.QUEUED,
         queued_at=now,
-        suppressed_at=now if suppressed else None,
-        error_reason="The recipient opted out." if suppressed else "",
+        suppressed_at=None,
+        error_reason="",
         cost=message_cost(sender.account, to_number, analysis.segments),
         compliance=compliance,
     )
+    # As Message.objects.create(sender=sender, account=...) would have left them.
+    _SENDER_FIELD.set_cached_value(message, sender)
+    _ACCOUNT_FIELD.set_cached_value(message, sender.account)
     if not suppressed:
         from messaging import tasks
 
