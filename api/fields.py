@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+from django.utils.functional import cached_property
 from rest_framework import serializers
 
 from contacts import phone as phones
 
 
 class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know (a typo must not be silently ignored)."""
+    """Refuses fields it does not know (a typo must not be silently ignored).
+
+    fields_built_once: for a serializer whose fields take nothing from the serializer
+    they are bound to (no context, never partial, no nested serializers), the fields
+    are built once per process and shared, instead of deep-copied for every request
+    (a tenth of an API send's CPU). Validation keeps no state in a field."""
+
+    fields_built_once = False
+
+    @cached_property
+    def fields(self):
+        cls = type(self)
+        if not cls.fields_built_once:
+            return serializers.Serializer.fields.func(self)
+        built = cls.__dict__.get("_built_fields")
+        if built is None:
+            built = serializers.Serializer.fields.func(cls())
+            cls._built_fields = built
+        return built
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):

@@ -308,3 +308,38 @@ def test_a_message_renders_as_drf_renders_its_fields(sender, settings):
     data = MessageSerializer(message).data
     assert data["cost"] == "0.0350" and data["campaign_id"] == message.campaign_id
     assert data["sent_at"].endswith("+01:00") and data["delivered_at"] is None
+
+
+def test_send_serializers_share_their_fields_but_nothing_of_a_request(sender):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.serializers import BatchItemSerializer, ContactWriteSerializer, MessageSendSerializer
+
+    bad = MessageSendSerializer(data={"to": "12", "body": " ", "extra": 1})
+    good = MessageSendSerializer(data={"to": "07912 345150", "body": "Hi"})
+    assert bad.fields is good.fields  # built once
+    assert not bad.is_valid()
+    assert good.is_valid(), good.errors
+    assert set(bad.errors) == {"extra"} and good.validated_data == {
+        "to": "+447912345150",
+        "body": "Hi",
+    }
+    unknown_field_fixed = MessageSendSerializer(data={"to": "12", "body": " "})
+    assert not unknown_field_fixed.is_valid()
+    assert set(unknown_field_fixed.errors) == {"to", "body"}
+    assert BatchItemSerializer(data={}).fields is BatchItemSerializer(data={}).fields
+    # A serializer that does not ask for it still gets fields of its own.
+    assert ContactWriteSerializer(data={}).fields is not ContactWriteSerializer(data={}).fields
+
+    def validate(i: int):
+        data = {"to": f"+4479123{i:05d}", "body": "Hi"} if i % 2 else {"to": "x", "body": ""}
+        serializer = MessageSendSerializer(data=data)
+        return serializer.is_valid(), serializer.validated_data if i % 2 else serializer.errors
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(validate, range(400)))
+    for i, (valid, data) in enumerate(results):
+        assert valid == bool(i % 2)
+        assert data == ({"to": f"+4479123{i:05d}", "body": "Hi"} if valid else data)
+        if not valid:
+            assert set(data) == {"to", "body"}
