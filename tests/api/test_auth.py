@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import uuid
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -130,6 +134,55 @@ def test_the_rate_limit_works_on_the_django_cache_without_redis(
     settings.REDIS_URL = ""
     client = make_client("read", rate_limit=2)
     assert [client.get(URL).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_the_rate_limit_survives_redis_dropping_the_connection_or_the_script(
+    make_client, settings, steady_clock, monkeypatch
+):
+    if not settings.REDIS_URL:
+        pytest.skip("needs Redis")
+    import redis
+
+    from api import throttle
+
+    client = make_client("read", rate_limit=3)
+    assert client.get(URL).status_code == 200
+    # The server ends this thread's connection (a restart or an idle timeout)...
+    mine = throttle._redis(settings.REDIS_URL)
+    admin = redis.Redis.from_url(settings.REDIS_URL)
+    assert admin.client_kill_filter(_id=mine.client_id()) == 1
+    assert client.get(URL).status_code == 200
+    # ... or no longer knows the script (a restart, SCRIPT FLUSH): a script of its
+    # own, never loaded, stands for that here (a flush would touch other test runs).
+    fresh = f"{throttle._HIT}-- {uuid.uuid4()}\n"
+    monkeypatch.setattr(throttle, "_HIT", fresh)
+    monkeypatch.setattr(throttle, "_HIT_SHA", hashlib.sha1(fresh.encode()).hexdigest())  # noqa: S324
+    assert not admin.script_exists(throttle._HIT_SHA)[0]
+    assert client.get(URL).status_code == 200
+    # Every one of them was counted.
+    assert client.get(URL).status_code == 429
+
+
+def test_each_thread_counts_on_its_own_connection(settings, steady_clock):
+    if not settings.REDIS_URL:
+        pytest.skip("needs Redis")
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api import throttle
+
+    name = f"threads:{uuid.uuid4()}"
+    together = threading.Barrier(4)
+
+    def ten_hits(_):
+        together.wait(timeout=10)
+        waits = [throttle.hit(name, limit=30, window=60) for _ in range(10)]
+        return throttle._redis(settings.REDIS_URL), waits
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(ten_hits, range(4)))
+    waits = sorted(w for _, ws in results for w in ws)
+    assert waits[:30] == [0.0] * 30 and all(w > 0 for w in waits[30:])
+    assert len({id(client) for client, _ in results}) == 4
 
 
 def test_a_session_user_is_not_an_api_client(client, admin_user):
