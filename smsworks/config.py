@@ -76,6 +76,8 @@ def _parse_database(url: str, var_dir: Path, environment: dict[str, str]) -> dic
             raise ConfigError(
                 "DATABASE_URL for PostgreSQL needs a database name after the last '/'"
             )
+        # Django's backend with a cheaper per-request health check (see its module).
+        db["ENGINE"] = "smsworks.postgres"
         db["CONN_MAX_AGE"] = int(environment.get("CONN_MAX_AGE", "60"))
         db["CONN_HEALTH_CHECKS"] = True
         # JIT compilation costs more than it saves on short OLTP queries (segment counts).

@@ -27,7 +27,9 @@ def test_it_switches_to_postgres_and_redis(tmp_path):
         },
         var_dir=tmp_path,
     )
-    assert config.database["ENGINE"] == "django.db.backends.postgresql"
+    # Django's backend, with a cheaper per-request health check (smsworks/postgres).
+    assert config.database["ENGINE"] == "smsworks.postgres"
+    assert config.database["CONN_HEALTH_CHECKS"] is True
     assert (config.database["HOST"], config.database["PORT"]) == ("db.internal", 6543)
     assert config.database["NAME"] == "smsworks"
     assert config.broker_url == "redis://cache.internal:6380/2"

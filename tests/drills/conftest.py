@@ -24,8 +24,10 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
-def drill_backends(transactional_db, settings):
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+def drill_backends(transactional_db):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
         pytest.skip("fault drills need PostgreSQL (they run real processes on the test database)")
     if not shutil.which("redis-server"):
         pytest.skip("fault drills need redis-server on PATH (they run a private Redis)")
