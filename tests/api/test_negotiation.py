@@ -65,3 +65,43 @@ def test_an_unacceptable_request_gets_406_in_the_error_format_every_time(make_cl
         assert response.status_code == 406
         assert response.json()["error"]["code"] == "not_acceptable"
     assert client.get("/api/v1/messages", HTTP_ACCEPT="application/json").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/" + "x" * 300,  # too long: refused without parsing
+    ],
+)
+def test_the_parser_is_chosen_as_drf_chooses_it_the_first_time_and_after(content_type):
+    from rest_framework.parsers import FormParser, JSONParser
+
+    negotiation._parsers.clear()
+    request = Request(APIRequestFactory().post("/api/v1/messages", "{}", content_type=content_type))
+    classes = [JSONParser, FormParser]
+
+    def chosen(negotiator):
+        parser = negotiator.select_parser(request, [cls() for cls in classes])
+        return None if parser is None else type(parser)
+
+    drf = chosen(DefaultContentNegotiation())
+    ours = negotiation.RememberingContentNegotiation()
+    assert chosen(ours) == drf and chosen(ours) == drf
+    if content_type.startswith("application/json"):
+        assert drf is JSONParser
+    elif content_type.endswith("urlencoded"):
+        assert drf is FormParser
+    elif content_type == "text/plain" or len(content_type) > 256:
+        assert drf is None
+
+
+def test_a_body_of_another_type_is_refused_with_415_every_time(make_client):
+    client = make_client("send")
+    for _ in range(2):
+        response = client.post("/api/v1/messages", "to=1", content_type="text/plain")
+        assert response.status_code == 415
+        assert response.json()["error"]["code"] == "unsupported_media_type"
