@@ -343,3 +343,12 @@ def test_send_serializers_share_their_fields_but_nothing_of_a_request(sender):
         assert data == ({"to": f"+4479123{i:05d}", "body": "Hi"} if valid else data)
         if not valid:
             assert set(data) == {"to", "body"}
+
+
+def test_the_idempotency_key_header_is_read_whatever_its_case(make_client, sender):
+    client = make_client("send")
+    payload = {"to": "+447912345160", "body": "Once"}
+    first = client.post(URL, payload, format="json", headers={"idempotency-key": "k-1"})
+    again = client.post(URL, payload, format="json", headers={"IDEMPOTENCY-KEY": "k-1"})
+    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert Message.objects.count() == 1
