@@ -150,9 +150,9 @@ def message_insert(
     or post_save receiver for Message connected, a column the database fills, or a
     database that cannot return columns from an INSERT, it is the check and then
     Message.objects.create."""
-    if if_opted_out is not None and (
-        "status" not in if_opted_out or if_opted_out["status"] == given.get("status")
-    ):
+    if "to_number" not in given:
+        raise TypeError("message_insert needs the to_number")
+    if if_opted_out is not None and "status" not in if_opted_out:
         raise ValueError("if_opted_out must change the status")
     if not _one_statement_possible():
         return _check_then_create(if_opted_out, given)
@@ -182,6 +182,8 @@ def message_insert(
             params.append(_db_value(column, value))
         elif not (name == "contact_id" and find_contact):
             params.append(_db_value(column, value))
+    if chosen and "status" not in conditional:
+        raise ValueError("if_opted_out must change the status")
     to_number = given["to_number"]
     params += [to_number, to_number]
     sql = _statement(connection.vendor, frozenset(conditional), find_contact)

@@ -206,6 +206,15 @@ def test_it_refuses_unknown_fields_and_an_opt_out_that_changes_no_status(sender)
         outbound.message_insert(**_given(sender, NOBODY, now), account=sender.account)
     with pytest.raises(ValueError, match="status"):
         outbound.message_insert(if_opted_out={"error_reason": "x"}, **_given(sender, NOBODY, now))
+    unchanged = {"status": Status.QUEUED, "error_reason": "x"}
+    with pytest.raises(ValueError, match="status"):
+        outbound.message_insert(if_opted_out=unchanged, **_given(sender, NOBODY, now))
+    without_status = _given(sender, NOBODY, now)
+    del without_status["status"]  # the default, queued
+    with pytest.raises(ValueError, match="status"):
+        outbound.message_insert(if_opted_out=unchanged, **without_status)
+    with pytest.raises(TypeError, match="to_number"):
+        outbound.message_insert(body="Hi")
     assert not Message.objects.exists()
 
 
