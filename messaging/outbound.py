@@ -72,14 +72,22 @@ _ORM_ONLY = any(
 )
 
 
+@functools.cache
+def _state_sql(vendor: str) -> str:
+    """(opted_out, contact_id) of the number given twice as parameters: the
+    recipient's state, selected alone or as the INSERT's source row."""
+    quote = connection.ops.quote_name
+    return (
+        f"SELECT EXISTS (SELECT 1 FROM {quote(Suppression._meta.db_table)} WHERE phone = %s)"  # noqa: S608 - table names from the models, values bound
+        f" AS opted_out, (SELECT id FROM {quote(Contact._meta.db_table)} WHERE phone = %s)"
+        " AS contact_id"
+    )
+
+
 def recipient_state(to_number: str) -> tuple[bool, int | None]:
     """(opted out, contact id) of a number, in one round trip."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT EXISTS (SELECT 1 FROM {Suppression._meta.db_table} WHERE phone = %s),"  # noqa: S608 - table names from the models, values bound
-            f" (SELECT id FROM {Contact._meta.db_table} WHERE phone = %s)",
-            [to_number, to_number],
-        )
+        cursor.execute(_state_sql(connection.vendor), [to_number, to_number])
         return cursor.fetchone()
 
 
@@ -103,10 +111,7 @@ def _statement(vendor: str, conditional: frozenset[str], find_contact: bool) -> 
     return (
         f"INSERT INTO {quote(Message._meta.db_table)}"  # noqa: S608 - names from the models, values bound
         f" ({', '.join(quote(column.field.column) for column in _COLUMNS)})"
-        f" SELECT {', '.join(values)} FROM (SELECT"
-        f" EXISTS (SELECT 1 FROM {quote(Suppression._meta.db_table)} WHERE phone = %s)"
-        " AS opted_out,"
-        f" (SELECT id FROM {quote(Contact._meta.db_table)} WHERE phone = %s) AS contact_id) r"
+        f" SELECT {', '.join(values)} FROM ({_state_sql(vendor)}) r"
         f" RETURNING {pk}, {status}, {contact}"
     )
 
