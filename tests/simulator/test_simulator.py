@@ -216,7 +216,10 @@ def test_it_posts_receipts_that_parse_back_to_the_expected_status(
     assert all(r.occurred_at is not None for r in receipts)
     if expected != "delivered":
         assert all(r.error_code and r.error_reason for r in receipts)
-    assert simulator.stats()["receipts"]["posted"] == 3
+    # the receiver has each request before the simulator reads its answer and counts it
+    simulator.wait_for(
+        lambda: simulator.stats()["receipts"]["posted"] == 3, what="three receipts counted"
+    )
 
 
 def test_it_retries_receipts_while_the_platform_is_down(
