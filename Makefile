@@ -63,7 +63,12 @@ drills: install
 
 # Every benchmark under bench/ at its default size, then bench/REPORT.md
 # (BENCH_ARGS=--quick for smaller sizes, BENCH_ARGS="--only dispatch receipts").
+# wrk is bench/receipts.py's load generator (C: a Python client's own CPU would come
+# off the server's share of the two cores); without it, that bench uses aiohttp.
 bench: install
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1; } || \
+		echo "wrk is not installed: bench/receipts.py will use its aiohttp client"
 	$(BIN)/python bench/report.py $(BENCH_ARGS)
 
 clean:

@@ -19,13 +19,14 @@ from django.views.decorators.http import require_http_methods
 
 from messaging import inbound, receipts, tasks
 from messaging.models import ProviderAccount
-from messaging.providers import WebhookRequest
+from messaging.providers import Backend, WebhookRequest
 from messaging.services import backend_of
 
 log = logging.getLogger(__name__)
 
 
-def _webhook_request(request: HttpRequest) -> WebhookRequest:
+def _webhook_request(request: HttpRequest, backend: Backend) -> WebhookRequest:
+    body = request.body  # first: a multipart form read first would consume the stream
     form = {}
     if request.method == "POST" and request.content_type in (
         "application/x-www-form-urlencoded",
@@ -34,15 +35,15 @@ def _webhook_request(request: HttpRequest) -> WebhookRequest:
         form = {k: v for k, v in request.POST.items()}
     return WebhookRequest(
         method=request.method or "POST",
-        url=request.build_absolute_uri(),
-        headers=_headers(request.META),
-        body=request.body,
+        url=request.build_absolute_uri() if backend.webhook_signs_url else "",
+        headers=headers_of(request.META),
+        body=body,
         query={k: v for k, v in request.GET.items()},
         form=form,
     )
 
 
-def _headers(meta: dict) -> dict[str, str]:
+def headers_of(meta: dict) -> dict[str, str]:
     """request.headers with lower-cased names, without building HttpHeaders (a tenth
     of a receipt's CPU in the web process)."""
     headers = {
@@ -71,7 +72,8 @@ def _forget_accounts(**kwargs) -> None:
     _accounts.clear()
 
 
-def _account(public_id) -> ProviderAccount:
+def active_account(public_id) -> ProviderAccount | None:
+    """The active provider account with this public id (a UUID or its text), or None."""
     key = str(public_id)
     now = time.monotonic()
     cached = _accounts.get(key)
@@ -80,8 +82,6 @@ def _account(public_id) -> ProviderAccount:
             lambda: ProviderAccount.objects.filter(public_id=public_id, is_active=True).first()
         )
         cached = _accounts[key] = (now + ACCOUNT_TTL, account)
-    if cached[1] is None:
-        raise Http404("no such provider account")
     return cached[1]
 
 
@@ -102,53 +102,68 @@ def _stored(write: Callable[[], T]) -> T:
         return write()
 
 
-def _verified(request: HttpRequest, public_id):
-    account = _account(public_id)
-    backend = backend_of(account)
-    webhook = _webhook_request(request)
+Answer = tuple[int, str, bytes]  # (status, content type, body)
+
+
+def _receipts(account: ProviderAccount, backend, webhook: WebhookRequest) -> Answer:
+    try:
+        parsed = backend.parse_receipts(webhook)
+    except ValueError as exc:
+        return 400, "text/plain", f"not a receipt: {exc}".encode()
+    if parsed:
+        _stored(lambda: receipts.receipts_store(account=account, receipts=parsed))
+        tasks.kick_receipts()
+    return backend.webhook_response()
+
+
+def _inbound(account: ProviderAccount, backend, webhook: WebhookRequest) -> Answer:
+    try:
+        texts = backend.parse_inbound(webhook)
+    except ValueError as exc:
+        return 400, "text/plain", f"not an inbound text: {exc}".encode()
+    _stored(lambda: _store_inbound(account, texts))
+    return backend.webhook_response()
+
+
+KINDS = {"receipts": _receipts, "inbound": _inbound}
+
+
+def webhook_answer(
+    kind: str, account: ProviderAccount, backend: Backend, webhook: WebhookRequest, remote
+) -> Answer:
+    """Verify a provider's webhook call (403 and nothing changed otherwise), store
+    what it carries before answering, and say what to answer. `kind` is "receipts"
+    or "inbound"; `backend` is backend_of(account); `remote` the caller's address,
+    for the log. Django's views below and messaging.webhook_wsgi (the same paths
+    without Django's request cycle) both answer with it."""
     if not backend.verify_webhook(webhook):
-        log.warning(
-            "webhook rejected: bad signature (account %s, from %s)",
-            account.name,
-            request.META.get("REMOTE_ADDR"),
-        )
-        return account, backend, None
-    return account, backend, webhook
+        log.warning("webhook rejected: bad signature (account %s, from %s)", account.name, remote)
+        return 403, "text/plain", b"invalid signature"
+    return KINDS[kind](account, backend, webhook)
 
 
-def _answer(backend) -> HttpResponse:
-    status, content_type, body = backend.webhook_response()
+def _respond(kind: str, request: HttpRequest, public_id) -> HttpResponse:
+    account = active_account(public_id)
+    if account is None:
+        raise Http404("no such provider account")
+    backend = backend_of(account)
+    webhook = _webhook_request(request, backend)
+    status, content_type, body = webhook_answer(
+        kind, account, backend, webhook, request.META.get("REMOTE_ADDR")
+    )
     return HttpResponse(body, status=status, content_type=content_type)
 
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def receipt_webhook(request: HttpRequest, public_id) -> HttpResponse:
-    account, backend, webhook = _verified(request, public_id)
-    if webhook is None:
-        return HttpResponse("invalid signature", status=403, content_type="text/plain")
-    try:
-        parsed = backend.parse_receipts(webhook)
-    except ValueError as exc:
-        return HttpResponse(f"not a receipt: {exc}", status=400, content_type="text/plain")
-    if parsed:
-        _stored(lambda: receipts.receipts_store(account=account, receipts=parsed))
-        tasks.kick_receipts()
-    return _answer(backend)
+    return _respond("receipts", request, public_id)
 
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def inbound_webhook(request: HttpRequest, public_id) -> HttpResponse:
-    account, backend, webhook = _verified(request, public_id)
-    if webhook is None:
-        return HttpResponse("invalid signature", status=403, content_type="text/plain")
-    try:
-        texts = backend.parse_inbound(webhook)
-    except ValueError as exc:
-        return HttpResponse(f"not an inbound text: {exc}", status=400, content_type="text/plain")
-    _stored(lambda: _store_inbound(account, texts))
-    return _answer(backend)
+    return _respond("inbound", request, public_id)
 
 
 def _store_inbound(account: ProviderAccount, texts) -> None:

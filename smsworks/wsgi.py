@@ -1,5 +1,7 @@
 """The WSGI application: Django's handler, and for the paths only machines call a
-second Django handler with only the middleware that applies to them.
+second Django handler with only the middleware that applies to them; the two
+provider webhook paths go first to messaging.webhook_wsgi, which answers the
+common case without Django's request cycle and hands the rest to that handler.
 
 Those paths are the providers' receipt and inbound webhooks and the JSON REST API
 (authenticated by key on every request, never by session). They are called up to
@@ -18,32 +20,36 @@ from django.test.utils import override_settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsworks.settings")
 
-# The paths of messaging.urls' webhook_receipts and webhook_inbound, and nothing else
-# (their uuid converter's pattern; tests/messaging/test_webhook_handler.py checks it).
-PROVIDER_WEBHOOK_PATH = re.compile(
-    r"/webhooks/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/(receipts|inbound)/"
-)
 # The REST API (api.urls) except its schema and documentation page.
 API_PATH = re.compile(r"/api/v1/(?!schema/|docs/).*")
-PROVIDER_WEBHOOK_MIDDLEWARE = [
+MACHINE_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 
-class ProviderWebhookHandler(WSGIHandler):
+class MachineHandler(WSGIHandler):
+    """Django's handler with MACHINE_MIDDLEWARE only."""
+
     def load_middleware(self, is_async: bool = False) -> None:
-        with override_settings(MIDDLEWARE=PROVIDER_WEBHOOK_MIDDLEWARE):
+        with override_settings(MIDDLEWARE=MACHINE_MIDDLEWARE):
             super().load_middleware(is_async)
 
 
 site = get_wsgi_application()
-provider_webhooks = ProviderWebhookHandler()
+machines = MachineHandler()
+
+from messaging.webhook_wsgi import PATH as PROVIDER_WEBHOOK_PATH  # noqa: E402 - after setup
+from messaging.webhook_wsgi import ProviderWebhookApp  # noqa: E402
+
+provider_webhooks = ProviderWebhookApp(machines)
 
 
 def application(environ, start_response):
     path = environ.get("PATH_INFO", "")
-    if PROVIDER_WEBHOOK_PATH.fullmatch(path) or API_PATH.fullmatch(path):
+    if PROVIDER_WEBHOOK_PATH.fullmatch(path):
         return provider_webhooks(environ, start_response)
+    if API_PATH.fullmatch(path):
+        return machines(environ, start_response)
     return site(environ, start_response)

@@ -116,7 +116,7 @@ class WebhookRequest:
     """A webhook call, independent of Django's HttpRequest."""
 
     method: str
-    url: str  # absolute URL as the provider called it, with the query string
+    url: str  # absolute URL as called, with the query ("" unless webhook_signs_url)
     headers: dict[str, str]  # lower-cased names
     body: bytes
     query: dict[str, str] = field(default_factory=dict)
@@ -131,6 +131,10 @@ class Backend(ABC):
     # are never shown back in full.
     credential_fields: ClassVar[tuple[str, ...]] = ()
     secret_credentials: ClassVar[frozenset[str]] = frozenset()
+    # True when verify_webhook reads WebhookRequest.url (a signature over the URL).
+    # Only then is the absolute URL built for a webhook call (a twentieth of a
+    # receipt's CPU in the web process); other backends get url="".
+    webhook_signs_url: ClassVar[bool] = False
     max_batch: ClassVar[int] = 1  # > 1: send_batch uses the provider's batch endpoint
     max_concurrency: ClassVar[int] = 32  # single sends in flight when there is no batch endpoint
 

@@ -57,6 +57,7 @@ class TwilioBackend(Backend):
     default_base_url = "https://api.twilio.com"
     credential_fields = ("account_sid", "auth_token")
     secret_credentials = frozenset({"auth_token"})
+    webhook_signs_url = True  # X-Twilio-Signature covers the URL
 
     api_version: ClassVar[str] = "2010-04-01"
 

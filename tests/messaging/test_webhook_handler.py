@@ -1,62 +1,35 @@
-"""smsworks.wsgi: the providers' receipt and inbound webhooks go through a Django
-handler with only the middleware that applies to them; every other path through the
-full stack. Called as a WSGI server calls it."""
+"""smsworks.wsgi: the providers' receipt and inbound webhooks go to messaging.webhook_wsgi
+first (the common case without Django's request cycle, the rest handed to Django's handler
+with only the middleware that applies); every other path through the full stack."""
 
-import io
 import json
+import logging
+import re
 import uuid
+from urllib.parse import urlencode
 
 import pytest
-from django.core import signals
-from django.db import close_old_connections
 from django.urls import resolve, reverse
 
 from messaging import webhooks
 from messaging.models import PendingReceipt
+from messaging.webhook_wsgi import ProviderWebhookApp
 from smsworks import wsgi
 from tests.factories import ProviderAccountFactory
+from tests.messaging.wsgi_client import WSGIClient
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def call():
-    """Call smsworks.wsgi.application; like Django's test client, without closing the
-    test's database connection (and its transaction) at the end of each request."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
+    client = WSGIClient()
 
     def call(method: str, path: str, query: str = "", body: bytes = b"", **environ_extra):
-        answer = {}
+        answer = client.request(method, f"{path}?{query}", body, **environ_extra)
+        return answer.status_code, answer.headers, answer.content
 
-        def start_response(status, headers, exc_info=None):
-            answer["status"] = int(status.split()[0])
-            answer["headers"] = {name.lower(): value for name, value in headers}
-
-        environ = {
-            "REQUEST_METHOD": method,
-            "PATH_INFO": path,
-            "QUERY_STRING": query,
-            "SERVER_NAME": "testserver",
-            "SERVER_PORT": "80",
-            "HTTP_HOST": "testserver",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "CONTENT_TYPE": "application/json",
-            "CONTENT_LENGTH": str(len(body)),
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.errors": io.StringIO(),
-            "wsgi.url_scheme": "http",
-            **environ_extra,
-        }
-        response = wsgi.application(environ, start_response)
-        content = b"".join(response)
-        response.close()
-        return answer["status"], answer["headers"], content
-
-    yield call
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
+    return call
 
 
 @pytest.fixture
@@ -146,3 +119,172 @@ def test_an_api_call_is_answered_by_key_with_security_headers_and_no_cookie(call
 
     status, headers, _ = call("GET", "/api/v1/docs/")  # the Swagger page: full stack
     assert "content-security-policy" in headers
+
+
+# --- messaging.webhook_wsgi: the provider webhooks without Django's request cycle ---
+
+
+def _both(method, path, body=b"", **environ):
+    """The same call through smsworks.wsgi (the webhook app) and through Django's
+    handler for these paths (what the app hands on to, and what served them before)."""
+    django = wsgi.MachineHandler()  # new: middleware read settings when loaded
+    return (
+        WSGIClient(ProviderWebhookApp(django)).request(method, path, body, **environ),
+        WSGIClient(django).request(method, path, body, **environ),
+    )
+
+
+def _receipt_path(account, token=None):
+    path = reverse("messaging:webhook_receipts", args=[account.public_id])
+    return f"{path}?token={account.webhook_secret if token is None else token}"
+
+
+RECEIPT = json.dumps({"id": "p-1", "status": "delivered"}).encode()
+FORM_DATA = b'--x\r\nContent-Disposition: form-data; name="id"\r\n\r\np-1\r\n--x--\r\n'
+
+
+@pytest.mark.parametrize(
+    ("settings_changes", "environ"),
+    [
+        ({}, {}),
+        (
+            {
+                "SECURE_HSTS_SECONDS": 3600,
+                "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
+                "SECURE_HSTS_PRELOAD": True,
+                "SECURE_REFERRER_POLICY": ["same-origin", "strict-origin"],
+                "SECURE_CROSS_ORIGIN_OPENER_POLICY": "same-origin-allow-popups",
+                "X_FRAME_OPTIONS": "sameorigin",
+            },
+            {"wsgi.url_scheme": "https"},
+        ),
+        (
+            {
+                "SECURE_HSTS_SECONDS": 0,
+                "SECURE_CONTENT_TYPE_NOSNIFF": False,
+                "SECURE_REFERRER_POLICY": None,
+                "SECURE_CROSS_ORIGIN_OPENER_POLICY": None,
+                "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
+            },
+            {"HTTP_X_FORWARDED_PROTO": "https"},
+        ),
+    ],
+)
+@pytest.mark.parametrize("token", ["good", "wrong"])
+def test_the_webhook_app_answers_as_djangos_handler_does(
+    account, settings, settings_changes, environ, token
+):
+    for name, value in settings_changes.items():
+        setattr(settings, name, value)
+    path = _receipt_path(account, None if token == "good" else "wrong")
+
+    app, django = _both("POST", path, RECEIPT, **environ)
+
+    assert (app.status_code, app.headers, app.content) == (
+        django.status_code,
+        django.headers,
+        django.content,
+    )
+    assert app.status_code == (200 if token == "good" else 403)
+    assert PendingReceipt.objects.count() == (2 if token == "good" else 0)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"method": "PUT"}, 405),
+        ({"environ": {"HTTP_HOST": "evil.example"}}, 400),
+        ({"settings": {"SECURE_SSL_REDIRECT": True}}, 301),
+        ({"settings": {"DISALLOWED_USER_AGENTS": [re.compile("curl")]}}, 403),
+        ({"settings": {"DATA_UPLOAD_MAX_MEMORY_SIZE": 10}}, 400),
+        # a form body Django parses (the console backend wants JSON: 400, not a 500)
+        ({"environ": {"CONTENT_TYPE": "multipart/form-data; boundary=x"}, "body": FORM_DATA}, 400),
+        ({"account": "inactive"}, 404),
+    ],
+)
+def test_what_is_out_of_the_common_case_is_handed_to_django(account, settings, change, expected):
+    for name, value in change.get("settings", {}).items():
+        setattr(settings, name, value)
+    if change.get("account"):
+        account.is_active = False
+        account.save()
+    environ = {"HTTP_USER_AGENT": "curl/8", **change.get("environ", {})}
+
+    method, body = change.get("method", "POST"), change.get("body", RECEIPT)
+    app, django = _both(method, _receipt_path(account), body, **environ)
+
+    assert app.status_code == django.status_code == expected
+    assert app.headers == django.headers and app.content == django.content
+    assert not PendingReceipt.objects.exists()
+
+
+def test_an_error_inside_the_webhook_app_gets_djangos_answer_and_log(account, settings, caplog):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 3
+    path = _receipt_path(account) + "&a=1&b=2&c=3"
+
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        app, django = _both("POST", path, RECEIPT)
+
+    assert app.status_code == django.status_code == 400  # TooManyFieldsSent
+    assert app.content == django.content
+    assert not PendingReceipt.objects.exists()
+    logged = [r for r in caplog.records if r.name == "django.security.TooManyFieldsSent"]
+    assert len(logged) == 2
+
+
+def test_a_refused_webhook_is_logged_as_djangos_handler_logs_it(account, caplog):
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        app, _ = _both("POST", _receipt_path(account, "wrong"), RECEIPT)
+
+    assert app.status_code == 403
+    forbidden = [r for r in caplog.records if r.name == "django.request"]
+    assert [r.getMessage() for r in forbidden] == [
+        f"Forbidden: {reverse('messaging:webhook_receipts', args=[account.public_id])}"
+    ] * 2
+    assert all(r.status_code == 403 for r in forbidden)
+
+
+def test_a_twilio_status_callback_signed_over_the_url_is_verified_by_the_app(settings):
+    from twilio.request_validator import RequestValidator
+
+    settings.ALLOWED_HOSTS = ["sms.example.com"]
+    account = ProviderAccountFactory(
+        backend="twilio", credentials={"account_sid": "AC1", "auth_token": "secret-token"}
+    )
+    path = reverse("messaging:webhook_receipts", args=[account.public_id])
+    form = {"MessageSid": "SM1", "MessageStatus": "delivered", "ErrorCode": ""}
+    signed = RequestValidator("secret-token").compute_signature(
+        f"https://sms.example.com{path}", form
+    )
+    environ = {
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "HTTP_HOST": "sms.example.com",
+        "wsgi.url_scheme": "https",
+    }
+    body = urlencode(form).encode()
+
+    client = WSGIClient()
+    bad = client.request("POST", path, body, HTTP_X_TWILIO_SIGNATURE="bm9wZQ==", **environ)
+    assert bad.status_code == 403 and not PendingReceipt.objects.exists()
+    good = client.request("POST", path, body, HTTP_X_TWILIO_SIGNATURE=signed, **environ)
+    assert good.status_code == 200 and good.headers["content-type"] == "text/xml"
+    assert PendingReceipt.objects.get().provider_message_id == "SM1"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"a=1&b=&c",
+        b"a=1&a=2",
+        b"To=%2B447911123456&Body=Hi+there%21+%F0%9F%98%80",
+        b"bad=%ZZ&x=%E9",
+        "Body=café".encode("latin-1"),
+    ],
+)
+def test_fields_are_read_as_djangos_querydict_reads_them(raw):
+    from django.http import QueryDict
+
+    from messaging.webhook_wsgi import _fields
+
+    assert _fields(raw) == dict(QueryDict(raw).items())

@@ -12,8 +12,16 @@ from messaging import dispatch
 from messaging.models import Message, PendingReceipt, Status
 from messaging.receipts import MAX_MATCH_ATTEMPTS, receipts_apply
 from tests.factories import MessageFactory, ProviderAccountFactory, SenderFactory
+from tests.messaging.wsgi_client import WSGIClient
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=["django-views", "wsgi-app"])
+def client(request, client):
+    """Each test here runs twice: through Django's views (its test client) and
+    through smsworks.wsgi, as gunicorn calls it (messaging.webhook_wsgi)."""
+    return client if request.param == "django-views" else WSGIClient()
 
 
 @pytest.fixture
@@ -360,7 +368,7 @@ def test_receipts_are_stored_field_by_field_in_one_statement(account, django_ass
 
 
 def test_webhook_headers_are_djangos_with_lower_cased_names(rf):
-    from messaging.webhooks import _headers
+    from messaging.webhooks import headers_of
 
     request = rf.post(
         "/webhooks/x/receipts/?token=t",
@@ -371,7 +379,7 @@ def test_webhook_headers_are_djangos_with_lower_cased_names(rf):
         HTTP_X_FORWARDED_FOR="10.0.0.1",
     )
 
-    headers = _headers(request.META)
+    headers = headers_of(request.META)
 
     assert headers == {name.lower(): value for name, value in request.headers.items()}
     assert headers["x-twilio-signature"] == "abc="
