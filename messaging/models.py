@@ -132,8 +132,15 @@ class Message(models.Model):
     )
     from_number = models.CharField(max_length=20)
     to_number = models.CharField(max_length=20)
+    # No index of its own: message_by_contact_idx (contact, -created_at) answers lookups
+    # by contact (SET_NULL on delete included); a second one cost every status write.
     contact = models.ForeignKey(
-        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+        Contact,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+        db_index=False,
     )
     # campaigns.Campaign id: a plain column because messaging never depends on campaigns.
     campaign_id = models.BigIntegerField(null=True, blank=True)
