@@ -105,7 +105,7 @@ def _stored(write: Callable[[], T]) -> T:
 Answer = tuple[int, str, bytes]  # (status, content type, body)
 
 
-def _receipts(account: ProviderAccount, backend, webhook: WebhookRequest) -> Answer:
+def _receipts(account: ProviderAccount, backend: Backend, webhook: WebhookRequest) -> Answer:
     try:
         parsed = backend.parse_receipts(webhook)
     except ValueError as exc:
@@ -116,7 +116,7 @@ def _receipts(account: ProviderAccount, backend, webhook: WebhookRequest) -> Ans
     return backend.webhook_response()
 
 
-def _inbound(account: ProviderAccount, backend, webhook: WebhookRequest) -> Answer:
+def _inbound(account: ProviderAccount, backend: Backend, webhook: WebhookRequest) -> Answer:
     try:
         texts = backend.parse_inbound(webhook)
     except ValueError as exc:
