@@ -29,19 +29,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.core import signals
-from django.core.exceptions import DisallowedHost, TooManyFieldsSent
+from django.core.exceptions import DisallowedHost
 from django.core.handlers.exception import response_for_exception
-from django.core.handlers.wsgi import WSGIRequest, get_bytes_from_wsgi, get_script_name
+from django.core.handlers.wsgi import WSGIRequest, get_script_name
 from django.http import HttpResponse
 from django.urls import set_script_prefix
 from django.utils.log import log_response
 
 from messaging import webhooks
-from messaging.providers import WebhookRequest
 from messaging.services import backend_of
 
 # The paths of messaging.urls' webhook_receipts and webhook_inbound, and nothing else
@@ -50,21 +48,21 @@ PATH = re.compile(
     r"/webhooks/(?P<public_id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
     r"/(?P<kind>receipts|inbound)/"
 )
-FORM = "application/x-www-form-urlencoded"
 
 StartResponse = Callable[..., object]
 WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
 
 
 class ProviderWebhookApp:
-    """WSGI application for PATH; `django` answers what it hands on."""
+    """Answers the calls whose path PATH matched; `django` answers what it hands on."""
 
     def __init__(self, django: WSGIApp) -> None:
         self.django = django
 
-    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        match = PATH.fullmatch(environ.get("PATH_INFO", ""))
-        if match is None or _unusual(environ):
+    def __call__(
+        self, environ: dict, start_response: StartResponse, match: re.Match
+    ) -> Iterable[bytes]:
+        if _unusual(environ):
             return self.django(environ, start_response)
         set_script_prefix(get_script_name(environ))
         signals.request_started.send(sender=self.__class__, environ=environ)
@@ -109,16 +107,7 @@ def _answer(request: WSGIRequest, kind: str, public_id: str) -> Answer | None:
     if account is None:
         return None
     backend = backend_of(account)
-    body = request.body
-    form = request.method == "POST" and _media_type(request.META) == FORM
-    webhook = WebhookRequest(
-        method=request.method or "POST",
-        url=request.build_absolute_uri() if backend.webhook_signs_url else "",
-        headers=webhooks.headers_of(request.META),
-        body=body,
-        query=_fields(get_bytes_from_wsgi(request.META, "QUERY_STRING", "")),
-        form=_fields(body) if form else {},
-    )
+    webhook = webhooks.webhook_request(request, backend)
     status, content_type, content = webhooks.webhook_answer(
         kind, account, backend, webhook, request.META.get("REMOTE_ADDR")
     )
@@ -163,25 +152,6 @@ def security_headers(secure: bool) -> list[tuple[str, str]]:
         headers.append(("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY))
     headers.append(("X-Frame-Options", settings.X_FRAME_OPTIONS.upper()))
     return headers
-
-
-def _fields(raw: bytes) -> dict[str, str]:
-    """A query string or form body as Django's QueryDict reads it (blank values kept,
-    the last of repeated names, the same field limit), as a plain dict."""
-    try:
-        text = raw.decode(settings.DEFAULT_CHARSET)
-    except UnicodeDecodeError:  # as QueryDict: "some user agents are misbehaving"
-        text = raw.decode("iso-8859-1")
-    try:
-        return dict(
-            parse_qsl(
-                text,
-                keep_blank_values=True,
-                max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,
-            )
-        )
-    except ValueError as exc:
-        raise TooManyFieldsSent("too many GET/POST parameters") from exc
 
 
 def _media_type(environ: dict) -> str:

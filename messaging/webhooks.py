@@ -9,7 +9,11 @@ import logging
 import time
 from collections.abc import Callable
 from typing import TypeVar
+from urllib.parse import parse_qsl
 
+from django.conf import settings
+from django.core.exceptions import TooManyFieldsSent
+from django.core.handlers.wsgi import get_bytes_from_wsgi
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -25,22 +29,42 @@ from messaging.services import backend_of
 log = logging.getLogger(__name__)
 
 
-def _webhook_request(request: HttpRequest, backend: Backend) -> WebhookRequest:
+def webhook_request(request: HttpRequest, backend: Backend) -> WebhookRequest:
+    """The call as the backends read it. The query and a urlencoded form are read as
+    Django's QueryDict reads them, into plain dicts without building QueryDicts; a
+    multipart form (never on messaging.webhook_wsgi's path) through request.POST."""
     body = request.body  # first: a multipart form read first would consume the stream
     form = {}
-    if request.method == "POST" and request.content_type in (
-        "application/x-www-form-urlencoded",
-        "multipart/form-data",
-    ):
-        form = {k: v for k, v in request.POST.items()}
+    if request.method == "POST":
+        if request.content_type == "application/x-www-form-urlencoded":
+            form = _fields(body)
+        elif request.content_type == "multipart/form-data":
+            form = {k: v for k, v in request.POST.items()}
     return WebhookRequest(
         method=request.method or "POST",
         url=request.build_absolute_uri() if backend.webhook_signs_url else "",
         headers=headers_of(request.META),
         body=body,
-        query={k: v for k, v in request.GET.items()},
+        query=_fields(get_bytes_from_wsgi(request.META, "QUERY_STRING", "")),
         form=form,
     )
+
+
+def _fields(raw: bytes) -> dict[str, str]:
+    """A query string or form body as Django's QueryDict reads it (blank values kept,
+    the last of repeated names, the same field limit), as a plain dict."""
+    try:
+        text = raw.decode(settings.DEFAULT_CHARSET)
+    except UnicodeDecodeError:  # as QueryDict: "some user agents are misbehaving"
+        text = raw.decode("iso-8859-1")
+    try:
+        return dict(
+            parse_qsl(
+                text, keep_blank_values=True, max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+            )
+        )
+    except ValueError as exc:
+        raise TooManyFieldsSent("too many GET/POST parameters") from exc
 
 
 def headers_of(meta: dict) -> dict[str, str]:
@@ -147,7 +171,7 @@ def _respond(kind: str, request: HttpRequest, public_id) -> HttpResponse:
     if account is None:
         raise Http404("no such provider account")
     backend = backend_of(account)
-    webhook = _webhook_request(request, backend)
+    webhook = webhook_request(request, backend)
     status, content_type, body = webhook_answer(
         kind, account, backend, webhook, request.META.get("REMOTE_ADDR")
     )

@@ -48,8 +48,8 @@ provider_webhooks = ProviderWebhookApp(machines)
 
 def application(environ, start_response):
     path = environ.get("PATH_INFO", "")
-    if PROVIDER_WEBHOOK_PATH.fullmatch(path):
-        return provider_webhooks(environ, start_response)
+    if match := PROVIDER_WEBHOOK_PATH.fullmatch(path):
+        return provider_webhooks(environ, start_response, match)
     if API_PATH.fullmatch(path):
         return machines(environ, start_response)
     return site(environ, start_response)

@@ -13,7 +13,7 @@ from django.urls import resolve, reverse
 
 from messaging import webhooks
 from messaging.models import PendingReceipt
-from messaging.webhook_wsgi import ProviderWebhookApp
+from messaging.webhook_wsgi import PATH, ProviderWebhookApp
 from smsworks import wsgi
 from tests.factories import ProviderAccountFactory
 from tests.messaging.wsgi_client import WSGIClient
@@ -128,8 +128,13 @@ def _both(method, path, body=b"", **environ):
     """The same call through smsworks.wsgi (the webhook app) and through Django's
     handler for these paths (what the app hands on to, and what served them before)."""
     django = wsgi.MachineHandler()  # new: middleware read settings when loaded
+    app = ProviderWebhookApp(django)
+
+    def through_app(environ, start_response):  # as smsworks.wsgi.application calls it
+        return app(environ, start_response, PATH.fullmatch(environ["PATH_INFO"]))
+
     return (
-        WSGIClient(ProviderWebhookApp(django)).request(method, path, body, **environ),
+        WSGIClient(through_app).request(method, path, body, **environ),
         WSGIClient(django).request(method, path, body, **environ),
     )
 
@@ -285,6 +290,6 @@ def test_a_twilio_status_callback_signed_over_the_url_is_verified_by_the_app(set
 def test_fields_are_read_as_djangos_querydict_reads_them(raw):
     from django.http import QueryDict
 
-    from messaging.webhook_wsgi import _fields
+    from messaging.webhooks import _fields
 
     assert _fields(raw) == dict(QueryDict(raw).items())
