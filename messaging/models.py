@@ -237,7 +237,19 @@ class PendingReceipt(models.Model):
     applied to its message in bulk. Kept until applied (a receipt may arrive
     before the send result that carries the provider id is recorded)."""
 
-    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="+")
+    # No database constraint and no index of its own: every receipt's INSERT paid for
+    # both, and the constraint's check at commit locks the account's row (FOR KEY
+    # SHARE) from every concurrent webhook call. The account is known to exist when
+    # a receipt is stored (its webhook URL names it); deleting an account deletes its
+    # receipts through the ORM (a short, unindexed table: receipts are applied within
+    # seconds), and applying matches messages on (account, provider id) in any case.
+    account = models.ForeignKey(
+        ProviderAccount,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     provider_message_id = models.CharField(max_length=100)
     reference = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices)

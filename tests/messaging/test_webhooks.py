@@ -152,6 +152,18 @@ def test_an_unknown_receipt_is_never_thrown_away(client, account):
     assert receipt.attempts == MAX_MATCH_ATTEMPTS
 
 
+def test_deleting_an_account_deletes_its_pending_receipts(client, account):
+    """PendingReceipt.account has no database constraint (the check at commit locked
+    the account's row from every concurrent webhook call): the ORM cascades."""
+    other = ProviderAccountFactory(backend="console", credentials={})
+    _post(client, account, "receipts", {"id": "mine", "status": "delivered"})
+    _post(client, other, "receipts", {"id": "theirs", "status": "delivered"})
+
+    account.delete()
+
+    assert list(PendingReceipt.objects.values_list("provider_message_id", flat=True)) == ["theirs"]
+
+
 def test_an_inbound_text_is_stored_once(client, account, sender):
     text = {"id": "in-1", "from": "07911 123456", "to": sender.value, "body": "Hello <b>there</b>"}
     assert _post(client, account, "inbound", text).status_code == 200
