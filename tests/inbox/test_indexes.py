@@ -1,14 +1,17 @@
 """Each list, thread and search query is served by the index named after it, on
 a table shaped like a real one (PostgreSQL; inbox.benchdata writes the rows)."""
 
+import re
 import time
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from inbox import benchdata, queries, search
 from inbox.models import Conversation
+from messaging.models import Message
 from tests.factories import user_with_role
 
 pytestmark = [
@@ -77,3 +80,66 @@ def test_the_lists_thread_and_search_use_their_indexes(sender):
     for index in ("conversation_mine_idx", "conversation_open_idx", "message_by_to_idx"):
         assert "Seq Scan" not in _plan(plans[index])
     assert "Seq Scan" not in _plan(search.message_search("refund for order")[:31])
+
+
+def _walks_the_table(text: str) -> bool:
+    plan = _plan(search.message_search(text)[:31])
+    return "Index Scan Backward using messaging_message_pkey" in plan and "Index Cond" not in plan
+
+
+def _in_histogram() -> tuple[str, int]:
+    """A message number whose one body ANALYZE put among the body column's histogram
+    bounds, older than search.RECENT_IDS: the planner reckons it 1 row in 100 and,
+    in one query, walks the primary key from the top (the whole table)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT histogram_bounds::text FROM pg_stats"
+            " WHERE tablename = 'messaging_message' AND attname = 'body'"
+        )
+        bounds = cursor.fetchone()[0]
+    numbers = sorted(int(n) for n in re.findall(r"#(\d{5})\"", bounds) if int(n) < 50_000)
+    number = next(n for n in numbers if _walks_the_table(f"#{n}"))
+    return f"#{number}", number
+
+
+def test_a_search_reads_a_bounded_part_of_the_table_whatever_the_planner_guesses(sender):
+    users = [user_with_role(None, username=f"agent{i}").pk for i in range(2)]
+    benchdata.seed(sender=sender, users=users, conversations=20_000, messages=100_000)
+    text, number = _in_histogram()
+
+    with CaptureQueriesContext(connection) as queries:
+        hits, more = search.search_messages(text)
+
+    assert [h.message.body.rsplit("#", 1)[1] for h in hits] == [str(number)]
+    assert more == 0
+    searches = [q["sql"] for q in queries if "ILIKE" in q["sql"]]
+    plans = [_plan_of(sql) for sql in searches]
+    assert len(plans) == 2
+    assert "Index Cond: (id >= " in plans[0], plans[0]  # the newest ids only
+    assert "message_body_search_trgm" in plans[1], plans[1]  # then the index
+    assert not any("Index Cond" not in p and "messaging_message_pkey" in p for p in plans)
+
+
+def test_a_search_pages_across_the_newest_ids_and_the_older_ones(sender):
+    benchdata.seed(sender=sender, users=[], conversations=2_000, messages=100_000)
+    # "#1000" is in message 100,000 (among the newest ids), 10,000-10,009 and 1,000.
+    expected = list(
+        Message.objects.filter(campaign_id__isnull=True, body__contains="#1000")
+        .order_by("-id")
+        .values_list("id", flat=True)
+    )
+    assert len(expected) == 12
+
+    first, more = search.search_messages("#1000", limit=3)
+    rest, end = search.search_messages("#1000", before=more, limit=30)
+
+    assert [h.message.pk for h in first + rest] == expected
+    assert end == 0
+    common, more = search.search_messages("refund for order")
+    assert len(common) == 30 and more
+
+
+def _plan_of(sql: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {sql}")
+        return "\n".join(row[0] for row in cursor.fetchall())
