@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import F, Max, Q, QuerySet
-from django.db.models.expressions import OrderBy
 
 from contacts import phone as phones
 from contacts.models import Contact
@@ -104,7 +103,7 @@ def _matching(text: str, before: int | None, count: int) -> list[Message]:
         return list(messages[:count])
     page = list(messages.filter(id__gte=floor)[:count])
     if len(page) < count:
-        older = messages.filter(id__lt=floor).order_by(OrderBy(F("id") + 0, descending=True))
+        older = messages.filter(id__lt=floor).order_by((F("id") + 0).desc())
         page += older[: count - len(page)]
     return page
 

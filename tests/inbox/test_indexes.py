@@ -24,17 +24,22 @@ def _plan(queryset) -> str:
     return queryset.explain()
 
 
-def _rare_text() -> str:
-    """A message number that occurs once and is not among the body's histogram
-    bounds. ANALYZE samples the bounds; when the one matching body happens to be
-    one of them the planner takes the text to match 1 row in 100 and walks the
-    primary key instead (CI once drew #12345 so)."""
+def _body_bounds() -> str:
+    """The message body column's histogram bounds, as text: ANALYZE samples them, and
+    a text that one of them contains the planner reckons 1 row in 100."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT coalesce(histogram_bounds::text, '') FROM pg_stats"
             " WHERE tablename = 'messaging_message' AND attname = 'body'"
         )
-        bounds = cursor.fetchone()[0]
+        return cursor.fetchone()[0]
+
+
+def _rare_text() -> str:
+    """A message number that occurs once and is not among the body's histogram
+    bounds. When the one matching body happens to be one of them the planner walks
+    the primary key instead (CI once drew #12345 so)."""
+    bounds = _body_bounds()
     return next(f"#{n}" for n in range(12345, 12445) if f"#{n}" not in bounds)
 
 
@@ -91,13 +96,7 @@ def _in_histogram() -> tuple[str, int]:
     """A message number whose one body ANALYZE put among the body column's histogram
     bounds, older than search.RECENT_IDS: the planner reckons it 1 row in 100 and,
     in one query, walks the primary key from the top (the whole table)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT histogram_bounds::text FROM pg_stats"
-            " WHERE tablename = 'messaging_message' AND attname = 'body'"
-        )
-        bounds = cursor.fetchone()[0]
-    numbers = sorted(int(n) for n in re.findall(r"#(\d{5})\"", bounds) if int(n) < 50_000)
+    numbers = sorted(int(n) for n in re.findall(r"#(\d{5})\"", _body_bounds()) if int(n) < 50_000)
     number = next(n for n in numbers if _walks_the_table(f"#{n}"))
     return f"#{number}", number
 
