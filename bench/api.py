@@ -4,7 +4,7 @@ latency of API sends while a bulk send goes out through real Celery workers to t
 simulator.
 
     .venv/bin/python bench/api.py [--sends 6000] [--concurrency 32] [--web-workers 2]
-                                  [--threads 4] [--bulk 50000] [--count 40]
+                                  [--threads 8] [--bulk 50000] [--count 40]
 
 The server runs as docs/production.md says (gthread workers: a client's connection
 is kept alive between requests; sync workers close it after each answer, which cost
@@ -56,7 +56,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sends", type=int, default=6000, help="phase 1 sends")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=4, help="gthread threads (1: sync)")
+    parser.add_argument("--threads", type=int, default=8, help="gthread threads (1: sync)")
     parser.add_argument("--bulk", type=int, default=50_000, help="phase 2 bulk messages")
     parser.add_argument("--count", type=int, default=40, help="phase 2 API sends")
     parser.add_argument("--spacing", type=float, default=0.25, help="seconds between them")

@@ -183,10 +183,12 @@ class Processes:
         return url
 
     def gunicorn(self, port: int, *, workers: int, threads: int) -> str:
-        argv = [str(BIN / "gunicorn"), "smsworks.wsgi", "-b", f"127.0.0.1:{port}"]
-        argv += ["-w", str(workers), "--log-level", "warning", "--backlog", "2048"]
-        if threads > 1:
-            argv += ["-k", "gthread", "--threads", str(threads)]
+        # The production settings (gunicorn.conf.py), with this bench's layout.
+        argv = [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "smsworks.wsgi"]
+        argv += ["-b", f"127.0.0.1:{port}", "-w", str(workers), "--threads", str(threads)]
+        argv += ["--log-level", "warning", "--backlog", "2048"]
+        if threads == 1:
+            argv += ["-k", "sync"]
         self.start("gunicorn", argv, child_env())
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/_bench_ready/", self, timeout=60)

@@ -55,7 +55,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--mode", choices=("batch", "single"), default="batch")
     parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
     parser.add_argument("--receipt-delay-ms", type=int, nargs=2, default=(200, 2000))
     parser.add_argument(
         "--receipt-batch", type=int, default=1, help="receipts per POST (simulator extension)"

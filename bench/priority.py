@@ -76,7 +76,7 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
 
     with Processes() as procs:
         sim_url = procs.simulator("--keep", str(args.n + 10_000))
-        procs.gunicorn(web_port, workers=2, threads=4)
+        procs.gunicorn(web_port, workers=2, threads=8)
         if args.layout == "split":
             procs.worker(
                 "worker-transactional", queues="transactional", concurrency=1, web_url=web_url

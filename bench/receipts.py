@@ -1,8 +1,13 @@
 """Receipt webhook throughput: N delivery receipts (one JSON body per POST, signed with
 the account's webhook token, as The SMS Works posts them) sent to the receipts webhook
-under gunicorn by a concurrent client; a real Celery worker (and beat) applies them.
+under gunicorn (gunicorn.conf.py's settings, 2 workers x 8 threads) by a concurrent
+client; a real Celery worker (and beat) applies them.
 
     .venv/bin/python bench/receipts.py [--n 20000] [--concurrency 32] [--client wrk]
+
+Before anything is measured, --warm-n receipts are posted and applied: every thread
+opens its database connection and every worker caches the account, as on a server
+that has been up a while (the first requests otherwise take up to 380 ms each).
 
 The client of the closed loops is wrk (Debian's `wrk` package; bench/wrk_post.lua)
 when it is installed, else aiohttp. On this 2-core machine the client shares the
@@ -32,6 +37,8 @@ of the bench database, and the Celery worker and beat that apply the receipts. R
 on a shared machine move with the load; these move far less, so they show where a
 receipt's cost goes and whether a change cut it. Not counted: PostgreSQL's shared
 background processes (WAL writer, checkpointer) and the kernel's work outside them.
+Also: the machine's idle CPU while posting (near 0: CPU-bound), and receipts per
+transaction committed in the bench database.
 """
 
 from __future__ import annotations
@@ -67,6 +74,7 @@ from common import (
 TRIVIAL_PATH = "/bench-trivial-404/"
 OPEN_LOOP_CONNECTIONS = 256
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+STATS_LAG = 11  # s: PostgreSQL's idle backends report their statistics within 10 s
 
 
 def parse_args() -> argparse.Namespace:
@@ -77,7 +85,7 @@ def parse_args() -> argparse.Namespace:
         "--per-request", type=int, default=1, help="receipts per POST (> 1: a JSON array)"
     )
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=4, help="gthread threads (1: sync)")
+    parser.add_argument("--threads", type=int, default=8, help="gthread threads (1: sync)")
     parser.add_argument("--trivial-n", type=int, default=10_000, help="requests for baseline")
     parser.add_argument(
         "--no-health-checks",
@@ -86,6 +94,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--open-n", type=int, default=5000, help="receipts for the open-loop latency (0: none)"
+    )
+    parser.add_argument(
+        "--warm-n",
+        type=int,
+        default=2000,
+        help="receipts posted (and applied) before anything is measured",
     )
     parser.add_argument(
         "--open-load",
@@ -294,6 +308,26 @@ def cpu_seconds(procs: Processes) -> dict[str, float]:
     return totals
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(idle, all) clock ticks of the machine's CPUs so far (/proc/stat; idle counts
+    time waiting for I/O too)."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    return fields[3] + fields[4], sum(fields)
+
+
+def commits() -> int:
+    """Transactions committed in the bench database so far (PostgreSQL's statistics,
+    which lag by up to half a second; the caller waits for them)."""
+    return fetch_one("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")[
+        0
+    ]
+
+
+def idle_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    return (after[0] - before[0]) / max(1, after[1] - before[1])
+
+
 def cpu_ms_per_request(
     before: dict[str, float], after: dict[str, float], requests: int
 ) -> dict[str, float]:
@@ -315,28 +349,16 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
         procs.beat(web_url=web_url)
         # No provider is called: the messages are already sent.
         sender = bench_sender(base_url="http://127.0.0.1:9", token="", rate=1000)
-        insert_messages(sender=sender, n=args.n + args.open_n, status="sent")
+        total = args.warm_n + args.n + args.open_n
+        insert_messages(sender=sender, n=total, status="sent")
         bodies = receipt_bodies(sender.pk, args.per_request)
         per_post = max(1, args.per_request)
-        open_bodies = bodies[(args.n + per_post - 1) // per_post :]
-        bodies = bodies[: len(bodies) - len(open_bodies)]
+        warm_posts = (args.warm_n + per_post - 1) // per_post
+        closed_posts = (args.n + per_post - 1) // per_post
+        warm_bodies = bodies[:warm_posts]
+        open_bodies = bodies[warm_posts + closed_posts :]
+        bodies = bodies[warm_posts : warm_posts + closed_posts]
         url = webhook_url(sender.account, "receipts")
-
-        # Warm both paths (imports, connections), then measure the trivial view first.
-        closed_loop(args, web_url + TRIVIAL_PATH, None, 200)
-        cpu_start = cpu_seconds(procs)
-        trivial_s, _, trivial_p99, trivial_errors = closed_loop(
-            args, web_url + TRIVIAL_PATH, None, args.trivial_n
-        )
-        cpu_trivial = cpu_seconds(procs)
-        trivial_rate = args.trivial_n / trivial_s
-        print(f"trivial view (GET {TRIVIAL_PATH} -> 404): {trivial_rate:.0f} req/s")
-
-        elapsed, p50, p99, errors = closed_loop(args, url, bodies, len(bodies))
-        answered = time.perf_counter()
-        cpu_answered = cpu_seconds(procs)
-        rate = args.n / elapsed
-        print(f"receipts: {rate:.0f}/s, {errors} not accepted; waiting for them to be applied")
 
         def counts() -> tuple[int, int]:
             return fetch_one(
@@ -353,9 +375,34 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
                 procs=procs,
             )
 
+        # Warm both paths first, as a server that has been up a while is: every thread's
+        # database connection open, the account cached in every worker, imports done.
+        # Then measure the trivial view.
+        if warm_bodies:
+            closed_loop(args, url, warm_bodies, len(warm_bodies))
+            wait_applied()
+        closed_loop(args, web_url + TRIVIAL_PATH, None, 200)
+        cpu_start = cpu_seconds(procs)
+        trivial_s, _, trivial_p99, trivial_errors = closed_loop(
+            args, web_url + TRIVIAL_PATH, None, args.trivial_n
+        )
+        cpu_trivial = cpu_seconds(procs)
+        ticks_before, commits_before = machine_ticks(), commits()
+        trivial_rate = args.trivial_n / trivial_s
+        print(f"trivial view (GET {TRIVIAL_PATH} -> 404): {trivial_rate:.0f} req/s")
+
+        elapsed, p50, p99, errors = closed_loop(args, url, bodies, len(bodies))
+        answered = time.perf_counter()
+        cpu_answered = cpu_seconds(procs)
+        idle = idle_share(ticks_before, machine_ticks())
+        rate = args.n / elapsed
+        print(f"receipts: {rate:.0f}/s, {errors} not accepted; waiting for them to be applied")
+
         wait_applied()
         drained = time.perf_counter() - answered
         cpu_drained = cpu_seconds(procs)
+        time.sleep(STATS_LAG)
+        per_commit = args.n / max(1, commits() - commits_before)
 
         # The open loop starts once the closed loop's receipts are applied.
         open_rate = args.open_load * len(bodies) / elapsed  # POSTs per second
@@ -379,7 +426,7 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
     receipt_cpu = cpu_ms_per_request(cpu_trivial, cpu_drained, args.n)
     receipt_cpu.update(web=posting_cpu["web"], client=posting_cpu["client"])
 
-    lost = args.n + args.open_n - (pending + applied)
+    lost = total - (pending + applied)
     server = f"gunicorn-{args.web_workers}x" + (
         f"gthread{args.threads}" if args.threads > 1 else "sync"
     )
@@ -428,6 +475,19 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
             higher_is_better=False,
             note="N - (pending + applied)",
         ),
+        Figure(
+            "receipts.cpu_idle",
+            100 * idle,
+            "%",
+            note="the machine's CPUs idle while posting: near 0 when the server is CPU-bound",
+        ),
+        Figure(
+            "receipts.per_commit",
+            per_commit,
+            "receipts",
+            note="receipts stored per transaction committed in the bench database"
+            " (applying's included)",
+        ),
         Figure("receipts.apply_drain", drained, "s", note="last answer -> none pending"),
         Figure("trivial.rate", trivial_rate, "req/s", note=f"{trivial_errors} errors"),
         *(
@@ -471,6 +531,8 @@ def run() -> tuple[list[Figure], dict[str, Any]]:
         "cpu_ms_per_receipt": f"{sum(receipt_cpu.values()):.2f}",
         "cpu_ms_web": f"{receipt_cpu['web']:.2f}",
         "cpu_ms_web_trivial": f"{trivial_cpu['web']:.2f}",
+        "idle_pct": f"{100 * idle:.0f}",
+        "per_commit": f"{per_commit:.2f}",
     }
     return figures, summary
 

@@ -358,8 +358,8 @@ class Platform:
         add(
             "web",
             [
-                *(str(BIN / "gunicorn"), "smsworks.wsgi", "-b", f"127.0.0.1:{self.web_port}"),
-                *("-w", str(web_workers), "-k", "gthread", "--threads", "4"),
+                *(str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "smsworks.wsgi"),
+                *("-b", f"127.0.0.1:{self.web_port}", "-w", str(web_workers)),
                 *("--log-level", "warning", "--backlog", "2048", "--timeout", "60"),
             ],
             _http_answers(f"{self.web_url}/webhooks/drill-ready/"),
