@@ -87,13 +87,13 @@ def _waiting_on_the_lock(admin: psycopg.Connection) -> int:
 
 def _start(callers: list[Caller], admin: psycopg.Connection) -> None:
     """Start the first caller, wait for its statement to block, then queue the rest
-    behind it."""
+    behind it in their order."""
     first, *rest = callers
     first.start()
     _until(lambda: _waiting_on_the_lock(admin) == 1, "the first INSERT to wait")
-    for caller in rest:
+    for queued, caller in enumerate(rest, 1):  # one by one: the queue keeps this order
         caller.start()
-    _until(lambda: len(receipts._insert._queue) == len(rest), "the others to queue")
+        _until(lambda n=queued: len(receipts._insert._queue) == n, "the others to queue")
 
 
 def _statements() -> list[list[str]]:
@@ -128,6 +128,25 @@ def test_receipts_arriving_during_an_insert_are_written_by_one_statement(account
     assert len(statements) == 2
     assert PendingReceipt.objects.filter(account=account).count() == 8
     assert receipts._insert._queue == [] and not receipts._insert._writing
+
+
+def test_a_long_queue_is_written_in_statements_of_at_most_max_rows(account, blocked, monkeypatch):
+    from messaging import group_insert
+
+    monkeypatch.setattr(group_insert, "MAX_ROWS", 3)
+    callers = [Caller(account, ["sent-first"])]
+    callers += [Caller(account, [f"sent-{n}"]) for n in range(4)]
+    callers.append(Caller(account, ["sent-a", "sent-b", "sent-c", "sent-d"]))  # more than 3
+
+    _start(callers, blocked)
+    blocked.commit()
+    for caller in callers:
+        caller.join(10)
+
+    assert [caller.error for caller in callers] == [None] * 6
+    # Taken in order: 3 rows, then 1 (the next caller's 4 would pass 3), then its 4 whole.
+    assert [len(rows) for rows in _statements()] == [1, 1, 3, 4]
+    assert PendingReceipt.objects.count() == 9
 
 
 def test_a_failed_shared_statement_leaves_each_caller_its_own_outcome(account, blocked):
