@@ -324,7 +324,8 @@ def test_a_receipt_survives_a_dead_database_connection(client, account):
 
     assert response.status_code == 200
     assert connection.connection.info.backend_pid != backend_pid
-    assert sorted(PendingReceipt.objects.values_list("provider_message_id", flat=True)) == [
+    stored = PendingReceipt.objects.filter(account=account)
+    assert sorted(stored.values_list("provider_message_id", flat=True)) == [
         "p-1",
         "p-2",
     ]
