@@ -12,12 +12,11 @@ import http.client
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.processes import BIN, ROOT, child_env
+from tests.processes import BIN, ROOT, child_env, wait_for
 from tests.simulator.process import free_port
 
 CONNECTIONS = 16  # all on one of two sockets by chance: 2 in 65,536
@@ -40,11 +39,13 @@ def test_connections_opened_at_once_are_spread_over_the_workers(tmp_path):
         argv, cwd=ROOT, env=child_env(), start_new_session=True, stderr=subprocess.DEVNULL
     )
     try:
-        deadline = time.monotonic() + 60
-        while _listening_sockets(port) < 2:  # each worker binds its own as it boots
-            assert server.poll() is None, "gunicorn exited"
-            assert time.monotonic() < deadline, "two workers never listened"
-            time.sleep(0.05)
+        wait_for(  # each worker binds its own socket as it boots
+            lambda: server.poll() is not None or _listening_sockets(port) == 2,
+            timeout=60,
+            interval=0.05,
+            what="two workers listening",
+        )
+        assert server.poll() is None, "gunicorn exited"
         clients = [
             http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(CONNECTIONS)
         ]

@@ -20,8 +20,13 @@ from messaging import receipts
 from messaging.models import PendingReceipt
 from messaging.providers import Receipt
 from tests.factories import ProviderAccountFactory
+from tests.processes import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _wait(condition: Callable[[], bool], what: str) -> None:
+    wait_for(condition, timeout=10, interval=0.005, what=what)
 
 
 @pytest.fixture(autouse=True)
@@ -70,13 +75,6 @@ class Caller(threading.Thread):
         receipts.receipts_store(account=self.account, receipts=given)
 
 
-def _until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 10
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
-
-
 def _waiting_on_the_lock(admin: psycopg.Connection) -> int:
     admin.execute("SELECT pg_stat_clear_snapshot()")  # fresh, inside its transaction
     return admin.execute(
@@ -90,10 +88,10 @@ def _start(callers: list[Caller], admin: psycopg.Connection) -> None:
     behind it in their order."""
     first, *rest = callers
     first.start()
-    _until(lambda: _waiting_on_the_lock(admin) == 1, "the first INSERT to wait")
+    _wait(lambda: _waiting_on_the_lock(admin) == 1, "the first INSERT to wait")
     for queued, caller in enumerate(rest, 1):  # one by one: the queue keeps this order
         caller.start()
-        _until(lambda n=queued: len(receipts._insert._queue) == n, "the others to queue")
+        _wait(lambda n=queued: len(receipts._insert._queue) == n, "the others to queue")
 
 
 def _statements() -> list[list[str]]:
@@ -186,7 +184,7 @@ def test_a_caller_inside_a_transaction_writes_on_its_own_connection(account, blo
     _start([first, queued], blocked)
     inside = RolledBack(account, ["sent-inside"])
     inside.start()
-    _until(lambda: _waiting_on_the_lock(blocked) == 2, "its own INSERT to wait too")
+    _wait(lambda: _waiting_on_the_lock(blocked) == 2, "its own INSERT to wait too")
     blocked.commit()
     for caller in (first, queued, inside):
         caller.join(10)
